@@ -1,0 +1,71 @@
+"""Rules on user-supplied values, shared by every aggregate."""
+
+import unicodedata
+from dataclasses import dataclass
+
+from domain.errors import ControlCharacters, NameInvalid, TextEmpty, TextTooLong
+
+ALLOWED_CONTROLS = {"\n", "\t"}
+NAME_MAX_LENGTH = 80
+TITLE_MAX_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class Limits:
+    text_min_length: int = 1
+    text_max_length: int = 20_000
+
+
+def _reject_controls(value: str, field: str, allowed: set[str]) -> None:
+    for index, char in enumerate(value):
+        if char not in allowed and unicodedata.category(char) == "Cc":
+            raise ControlCharacters(
+                f"{field} contains a control character (U+{ord(char):04X}) at offset {index};"
+                " only newline and tab are allowed",
+                field=field,
+            )
+
+
+def clean_text(value: str, limits: Limits, field: str = "text") -> str:
+    """Trim, then check length and control characters. Returns the trimmed text."""
+    if not isinstance(value, str):
+        raise TextEmpty(f"{field} must be a string", field=field)
+    text = value.replace("\r\n", "\n").strip()
+    if len(text) < limits.text_min_length:
+        if not text:
+            raise TextEmpty(f"{field} is empty after trimming whitespace", field=field)
+        raise TextEmpty(
+            f"{field} must be at least {limits.text_min_length} characters", field=field
+        )
+    if len(text) > limits.text_max_length:
+        raise TextTooLong(
+            f"{field} is {len(text)} characters; the limit is {limits.text_max_length}",
+            field=field,
+        )
+    _reject_controls(text, field, ALLOWED_CONTROLS)
+    return text
+
+
+def clean_line(value: str, field: str, max_length: int) -> str:
+    """A one-line value (display name, title, reason): no controls at all, not even newline."""
+    if not isinstance(value, str) or not value.strip():
+        raise NameInvalid(f"{field} is empty", field=field)
+    line = value.strip()
+    if len(line) > max_length:
+        raise NameInvalid(
+            f"{field} is {len(line)} characters; the limit is {max_length}", field=field
+        )
+    _reject_controls(line, field, set())
+    return line
+
+
+def clean_name(value: str) -> str:
+    return clean_line(value, "name", NAME_MAX_LENGTH)
+
+
+def clean_reason(value: str | None, *, required: bool) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise TextEmpty("reason is required", field="reason")
+        return None
+    return clean_line(value, "reason", 1000)

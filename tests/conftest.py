@@ -1,0 +1,62 @@
+"""Shared fixtures: a fresh event store per test on SQLite and on PostgreSQL.
+
+PostgreSQL (127.0.0.1:5432, user postgres, trust auth) and Redis (127.0.0.1:6379)
+are real services here and in CI; tests that need them fail loudly if they are
+down rather than skip. Each PostgreSQL test gets its own database so that tests
+(and parallel runs) never see each other's events.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from domain.settings import Database
+from projections.setup import initialise, open_application
+
+PG_ADMIN_URL = os.environ.get("DISCUSS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("DISCUSS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SEED_FILE = Path(__file__).resolve().parents[1] / "workers" / "data" / "seed-thread.json"
+
+
+def _admin_connect() -> psycopg.Connection:
+    return psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), autocommit=True)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[Database]:
+    """A new, initialised PostgreSQL database, dropped after the test."""
+    name = f"discuss_test_{uuid.uuid4().hex[:12]}"
+    with _admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    database = Database.from_url(f"{base}/{name}")
+    initialise(database)
+    yield database
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Database:
+    database = Database.from_url(f"sqlite:///{tmp_path}/discuss.db")
+    initialise(database)
+    return database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request) -> Database:
+    """Parametrised: the same test runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_database")
+
+
+@pytest.fixture
+def app(database: Database):
+    application = open_application(database)
+    yield application
+    application.close()

@@ -1,0 +1,1 @@
+"""The Flask front: JSON API and web pages."""
