@@ -1,0 +1,89 @@
+"""The operator command line: `discuss --help`.
+
+Reads DISCUSS_DATABASE_URL (default: the embedded SQLite file) like every process.
+"""
+
+from __future__ import annotations
+
+import sys
+from uuid import UUID
+
+import click
+
+from domain.errors import DomainError
+from domain.model import MEMBER, MODERATOR, OPERATOR_ID
+from domain.settings import Database
+from projections.setup import initialise, open_application
+
+
+def _database() -> Database:
+    try:
+        return Database.from_env()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+class DomainErrorsAsUsage(click.Group):
+    """Show domain errors as one clear line and exit 1, not a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DomainError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=DomainErrorsAsUsage)
+def main() -> None:
+    """Operate the discussion backend."""
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create the event store's and the projections' tables (safe to run again)."""
+    database = _database()
+    initialise(database)
+    click.echo(f"initialised {database.backend} store")
+
+
+@main.command("register")
+@click.argument("name")
+@click.option("--moderator", is_flag=True, help="Register a moderator instead of a member.")
+def register(name: str, moderator: bool) -> None:
+    """Register an author and print its token (shown once; only a hash is kept)."""
+    app = open_application(_database())
+    reg = app.register_author(name, MODERATOR if moderator else MEMBER)
+    click.echo(f"author id: {reg.author_id}\nrole: {reg.role}\ntoken: {reg.token}")
+
+
+@main.command("open-thread")
+@click.argument("title")
+@click.option("--key", help="The host page's URL or slug.")
+@click.option("--body", help="The post's text.")
+def open_thread(title: str, key: str | None, body: str | None) -> None:
+    """Open a thread as the operator."""
+    app = open_application(_database())
+    opened = app.open_thread(OPERATOR_ID, title, key=key, body=body)
+    click.echo(f"thread id: {opened.thread_id}\nposition: {opened.position}")
+
+
+@main.command("load-demo")
+def load_demo() -> None:
+    """Load the demo thread (28 comments) unless it is there already."""
+    from workers.seed import load_seed
+
+    result = load_seed(open_application(_database()))
+    state = f"loaded {result.comments} comments" if result.created else "already loaded"
+    click.echo(f"demo thread {result.thread_id}: {state}")
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a UUID") from None
+
+
+if __name__ == "__main__":
+    main()
