@@ -89,15 +89,22 @@ class Discussions(Application[UUID]):
     # ---- authors -----------------------------------------------------------------
 
     def register_author(
-        self, name: str, role: str = MEMBER, *, author_id: UUID | None = None,
+        self,
+        name: str,
+        role: str = MEMBER,
+        *,
+        author_id: UUID | None = None,
         at: datetime | None = None,
     ) -> Registration:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         secret = tokens.new_secret()
         author = Author.register(
-            name=clean_name(name), role=role, token_hash=tokens.hash_secret(secret),
-            author_id=author_id, at=at,
+            name=clean_name(name),
+            role=role,
+            token_hash=tokens.hash_secret(secret),
+            author_id=author_id,
+            at=at,
         )
         position = self._save(author)
         return Registration(
@@ -136,7 +143,12 @@ class Discussions(Application[UUID]):
     # ---- threads -----------------------------------------------------------------
 
     def open_thread(
-        self, actor_id: UUID, title: str, *, body: str | None = None, key: str | None = None,
+        self,
+        actor_id: UUID,
+        title: str,
+        *,
+        body: str | None = None,
+        key: str | None = None,
         at: datetime | None = None,
     ) -> Opened:
         self.actor(actor_id).check_moderator("open a thread")
@@ -168,7 +180,10 @@ class Discussions(Application[UUID]):
         return self._changed(thread)
 
     def lock_thread(
-        self, actor_id: UUID, thread_id: UUID, reason: str | None = None,
+        self,
+        actor_id: UUID,
+        thread_id: UUID,
+        reason: str | None = None,
         at: datetime | None = None,
     ) -> Changed:
         self.actor(actor_id).check_moderator("lock a thread")
@@ -185,9 +200,16 @@ class Discussions(Application[UUID]):
     # ---- comments ----------------------------------------------------------------
 
     def post_comment(
-        self, actor_id: UUID, thread_id: UUID, text: str, *, parent_id: UUID | None = None,
-        client_key: str | None = None, comment_id: UUID | None = None,
-        at: datetime | None = None, author_id: UUID | None = None,
+        self,
+        actor_id: UUID,
+        thread_id: UUID,
+        text: str,
+        *,
+        parent_id: UUID | None = None,
+        client_key: str | None = None,
+        comment_id: UUID | None = None,
+        at: datetime | None = None,
+        author_id: UUID | None = None,
     ) -> Posted:
         """Post a comment or a reply. `author_id` differs from the actor only for the
         operator (imports); `comment_id` and `at` are for imports too."""
@@ -213,8 +235,13 @@ class Discussions(Application[UUID]):
                 )
             parent.check_live()
         comment = Comment.post(
-            thread_id=thread_id, parent_id=parent_id, author_id=author_id, text=text,
-            client_key=client_key, comment_id=comment_id, at=at,
+            thread_id=thread_id,
+            parent_id=parent_id,
+            author_id=author_id,
+            text=text,
+            client_key=client_key,
+            comment_id=comment_id,
+            at=at,
         )
         try:
             position = self._save(comment)
@@ -236,8 +263,11 @@ class Discussions(Application[UUID]):
         if original is None:
             return None
         return Posted(
-            original.id, original.thread_id, original.version,
-            self.recorder.max_notification_id() or 0, created=False,
+            original.id,
+            original.thread_id,
+            original.version,
+            self.recorder.max_notification_id() or 0,
+            created=False,
         )
 
     def get_comment(self, comment_id: UUID) -> Comment:
@@ -247,8 +277,14 @@ class Discussions(Application[UUID]):
         return comment
 
     def edit_comment(
-        self, actor_id: UUID, comment_id: UUID, text: str, *, expected_version: int | None = None,
-        reason: str | None = None, at: datetime | None = None,
+        self,
+        actor_id: UUID,
+        comment_id: UUID,
+        text: str,
+        *,
+        expected_version: int | None = None,
+        reason: str | None = None,
+        at: datetime | None = None,
     ) -> Changed:
         actor = self.actor(actor_id)
         comment = self.get_comment(comment_id)
@@ -266,7 +302,10 @@ class Discussions(Application[UUID]):
         return self._changed(comment)
 
     def retract_comment(
-        self, actor_id: UUID, comment_id: UUID, reason: str | None = None,
+        self,
+        actor_id: UUID,
+        comment_id: UUID,
+        reason: str | None = None,
         at: datetime | None = None,
     ) -> Changed:
         comment = self.get_comment(comment_id)

@@ -48,13 +48,24 @@ class Author(Aggregate):
 
     @classmethod
     def register(
-        cls, *, name: str, role: str, token_hash: str, actor_id: UUID | None = None,
-        author_id: UUID | None = None, at: datetime | None = None,
+        cls,
+        *,
+        name: str,
+        role: str,
+        token_hash: str,
+        actor_id: UUID | None = None,
+        author_id: UUID | None = None,
+        at: datetime | None = None,
     ) -> Author:
         author_id = author_id or uuid4()
         return cls._create(
-            cls.Registered, id=author_id, name=name, role=role, token_hash=token_hash,
-            actor_id=actor_id or author_id, timestamp=at,
+            cls.Registered,
+            id=author_id,
+            name=name,
+            role=role,
+            token_hash=token_hash,
+            actor_id=actor_id or author_id,
+            timestamp=at,
         )
 
     @property
@@ -104,12 +115,22 @@ class Thread(Aggregate):
 
     @classmethod
     def open(
-        cls, *, title: str, body: str | None, key: str | None, actor_id: UUID,
+        cls,
+        *,
+        title: str,
+        body: str | None,
+        key: str | None,
+        actor_id: UUID,
         at: datetime | None = None,
     ) -> Thread:
         thread_id = cls.id_for_key(key) if key else uuid4()
         return cls._create(
-            cls.Opened, id=thread_id, title=title, body=body, key=key, actor_id=actor_id,
+            cls.Opened,
+            id=thread_id,
+            title=title,
+            body=body,
+            key=key,
+            actor_id=actor_id,
             timestamp=at,
         )
 
@@ -174,8 +195,13 @@ class Comment(Aggregate):
             comment.state = VISIBLE
 
     def __init__(
-        self, thread_id: UUID, parent_id: UUID | None, author_id: UUID, text: str,
-        client_key: str | None, actor_id: UUID,
+        self,
+        thread_id: UUID,
+        parent_id: UUID | None,
+        author_id: UUID,
+        text: str,
+        client_key: str | None,
+        actor_id: UUID,
     ):
         self.thread_id = thread_id
         self.parent_id = parent_id
@@ -191,8 +217,14 @@ class Comment(Aggregate):
 
     @classmethod
     def post(
-        cls, *, thread_id: UUID, parent_id: UUID | None, author_id: UUID, text: str,
-        client_key: str | None = None, comment_id: UUID | None = None,
+        cls,
+        *,
+        thread_id: UUID,
+        parent_id: UUID | None,
+        author_id: UUID,
+        text: str,
+        client_key: str | None = None,
+        comment_id: UUID | None = None,
         at: datetime | None = None,
     ) -> Comment:
         if comment_id is None:
@@ -200,8 +232,14 @@ class Comment(Aggregate):
                 cls.id_for_client_key(thread_id, author_id, client_key) if client_key else uuid4()
             )
         return cls._create(
-            cls.Posted, id=comment_id, thread_id=thread_id, parent_id=parent_id,
-            author_id=author_id, text=text, client_key=client_key, actor_id=author_id,
+            cls.Posted,
+            id=comment_id,
+            thread_id=thread_id,
+            parent_id=parent_id,
+            author_id=author_id,
+            text=text,
+            client_key=client_key,
+            actor_id=author_id,
             timestamp=at,
         )
 
@@ -222,15 +260,22 @@ class Comment(Aggregate):
         if self.state == HIDDEN and not actor.is_moderator:
             raise CommentHidden("the comment is hidden by a moderator and cannot be edited")
         self.trigger_event(
-            self.Edited, thread_id=self.thread_id, text=text, reason=reason,
-            actor_id=actor.id, timestamp=at,
+            self.Edited,
+            thread_id=self.thread_id,
+            text=text,
+            reason=reason,
+            actor_id=actor.id,
+            timestamp=at,
         )
 
     def retract(self, actor: Actor, reason: str | None = None, at: datetime | None = None) -> None:
         self.check_may_change(actor)
         self.check_live()
         self.trigger_event(
-            self.Retracted, thread_id=self.thread_id, reason=reason, actor_id=actor.id,
+            self.Retracted,
+            thread_id=self.thread_id,
+            reason=reason,
+            actor_id=actor.id,
             timestamp=at,
         )
 
@@ -248,7 +293,10 @@ class Comment(Aggregate):
         if self.state != HIDDEN:
             raise InvalidTransition("only a hidden comment can be restored")
         self.trigger_event(
-            self.Restored, thread_id=self.thread_id, reason=reason, actor_id=actor.id,
+            self.Restored,
+            thread_id=self.thread_id,
+            reason=reason,
+            actor_id=actor.id,
             timestamp=at,
         )
 

@@ -30,14 +30,17 @@ class Database:
         parsed = urlparse(url)
         if parsed.scheme == "sqlite":
             # sqlite:///relative/path or sqlite:////absolute/path
-            path = url[len("sqlite:///"):]
+            path = url[len("sqlite:///") :]
             if not path:
                 raise ValueError(f"no file path in DISCUSS_DATABASE_URL {url!r}")
             return cls(url=url, backend="sqlite", path=path)
         if parsed.scheme in ("postgres", "postgresql"):
             return cls(
-                url=url, backend="postgres", host=parsed.hostname or "127.0.0.1",
-                port=parsed.port or 5432, user=unquote(parsed.username or "postgres"),
+                url=url,
+                backend="postgres",
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 5432,
+                user=unquote(parsed.username or "postgres"),
                 password=unquote(parsed.password or ""),
                 dbname=(parsed.path or "/").lstrip("/") or "discuss",
             )

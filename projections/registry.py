@@ -1,7 +1,27 @@
-"""Every projection of the product, by name."""
+"""Every projection of the product, and the engine that drives them."""
 
+from __future__ import annotations
+
+from domain.application import Discussions
 from domain.settings import Database
+from projections.author_activity import AuthorActivity
+from projections.db import ViewStore
+from projections.engine import Engine, Projection
+from projections.revisions import Revisions
+from projections.thread_view import ThreadView
+
+
+def all_projections() -> list[Projection]:
+    return [ThreadView(), Revisions(), AuthorActivity()]
+
+
+def build_engine(app: Discussions, database: Database) -> Engine:
+    return Engine(app, ViewStore(database), all_projections())
 
 
 def create_projection_tables(database: Database) -> None:
-    """Filled in as projections land."""
+    store = ViewStore(database)
+    try:
+        Engine(None, store, all_projections()).create_tables()
+    finally:
+        store.close()

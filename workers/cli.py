@@ -78,6 +78,56 @@ def load_demo() -> None:
     click.echo(f"demo thread {result.thread_id}: {state}")
 
 
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> None:
+    """Each projection's position, the head of the log, and the lag."""
+    import json
+
+    from workers.services import services_for
+
+    rows = [s.as_dict() for s in services_for(_database()).engine.status()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(
+        f"{'projection':<12} {'gen':>3} {'position':>9} {'head':>9} {'lag':>7} {'lag s':>8}  error"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['name']:<12} {r['generation']:>3} {r['position']:>9} {r['head']:>9}"
+            f" {r['lag_events']:>7} {r['lag_seconds']:>8.2f}  {r['error'] or ''}"
+        )
+
+
+@main.command("catch-up")
+def catch_up() -> None:
+    """Bring every projection up to the head of the log once, then exit."""
+    from workers.services import services_for
+
+    engine = services_for(_database()).engine
+    for name in engine.projections:
+        click.echo(f"{name}: applied {engine.catch_up(name)} events")
+
+
+@main.command("sweep")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between sweeps.")
+def sweep(interval: float) -> None:
+    """Catch every projection up periodically, forever: heals projections when a
+    catch-up job was never enqueued (e.g. Redis was down at the moment of a write)."""
+    from workers.runner import BackgroundRunner
+    from workers.services import services_for
+
+    runner = BackgroundRunner(services_for(_database()).engine, interval=interval)
+    click.echo(f"sweeping every {interval}s; Ctrl-C to stop")
+    try:
+        runner.start()
+        while True:
+            runner._thread.join(3600)
+    except KeyboardInterrupt:
+        runner.stop()
+
+
 def _uuid(value: str) -> UUID:
     try:
         return UUID(value)

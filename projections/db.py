@@ -1,0 +1,133 @@
+"""Connections to the database that holds the read models.
+
+One code path for both backends: SQL is written with `?` placeholders and
+translated for psycopg. On SQLite the views live in their own file beside the
+event store (`<store>-views.db`), so projection pages never hold the event
+writers' lock; on PostgreSQL they are tables in the same database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from domain.settings import Database
+
+
+def _sqlite_dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+class Sql:
+    """A cursor that speaks `?` placeholders on both backends and returns dict rows."""
+
+    def __init__(self, cursor: Any, postgres: bool):
+        self._cursor = cursor
+        self._postgres = postgres
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Sql:
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        self._cursor.execute(sql, tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if self._postgres:
+            sql = sql.replace("?", "%s")
+        self._cursor.executemany(sql, rows)
+
+    def one(self) -> dict[str, Any] | None:
+        return self._cursor.fetchone()
+
+    def all(self) -> list[dict[str, Any]]:
+        return self._cursor.fetchall()
+
+    def scalar(self) -> Any:
+        row = self._cursor.fetchone()
+        return None if row is None else next(iter(row.values()))
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+def lock_key(name: str) -> int:
+    """A stable 63-bit key for a PostgreSQL advisory lock on a name."""
+    return zlib.crc32(f"discuss:{name}".encode())
+
+
+class ViewStore:
+    def __init__(self, database: Database):
+        self.database = database
+        self.postgres = database.backend == "postgres"
+        self._local = threading.local()
+        if self.postgres:
+            self._conninfo = psycopg.conninfo.make_conninfo(
+                host=database.host,
+                port=database.port,
+                user=database.user,
+                password=database.password or None,
+                dbname=database.dbname,
+            )
+        else:
+            self.path = views_path(database)
+
+    def connect(self) -> Any:
+        if self.postgres:
+            return psycopg.connect(self._conninfo, autocommit=True, row_factory=dict_row)
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.row_factory = _sqlite_dict_row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def connection(self) -> Any:
+        """This thread's connection (made once per thread, after any fork)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or (self.postgres and conn.closed):
+            conn = self._local.conn = self.connect()
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def reader(self) -> Sql:
+        """A cursor for reads outside a transaction (autocommit)."""
+        return Sql(self.connection().cursor(), self.postgres)
+
+    @contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[Sql]:
+        """One transaction; with `lock`, writers holding the same name are serialised
+        (PostgreSQL advisory lock; SQLite's single writer via BEGIN IMMEDIATE)."""
+        conn = self.connection()
+        if self.postgres:
+            with conn.transaction():
+                cur = Sql(conn.cursor(), True)
+                if lock:
+                    cur.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(lock),))
+                yield cur
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Sql(conn.cursor(), False)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def views_path(database: Database) -> str:
+    path = Path(database.path)
+    return str(path.with_name(path.stem + "-views" + (path.suffix or ".db")))

@@ -1,0 +1,60 @@
+"""The in-process runner of the embedded default: a daemon thread that keeps every
+projection caught up, polling the log (SQLite's recorder cannot subscribe) and
+woken at once by `nudge()` after a local write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from projections.engine import Engine, ProjectionFailed
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundRunner:
+    def __init__(self, engine: Engine, interval: float = 0.5):
+        self.engine = engine
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures: dict[str, str] = {}
+
+    def start(self) -> BackgroundRunner:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
+            self._thread.start()
+        return self
+
+    def nudge(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_once(self) -> int:
+        applied = 0
+        for name in self.engine.projections:
+            try:
+                applied += self.engine.catch_up(name)
+                self.failures.pop(name, None)
+            except ProjectionFailed as failure:
+                if self.failures.get(name) != str(failure):
+                    log.error("%s", failure)
+                self.failures[name] = str(failure)
+        return applied
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_once()
+            except Exception:  # keep the thread alive: the store may be briefly unreachable
+                log.exception("projection runner: catch-up failed; retrying")
+            self._wake.wait(self.interval)
+        self.engine.store.close()
