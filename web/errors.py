@@ -1,0 +1,135 @@
+"""One JSON error shape for every error: {"error": {"code", "message", "fields"?}}.
+
+Client mistakes are 4xx with the field and the reason; a 500 is a bug, logged with
+a request id that is also in the response.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+
+import psycopg
+from flask import Flask, g, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from domain.errors import DomainError, VersionConflict
+from projections.engine import ProjectionFailed
+from projections.queries import NotInView
+
+log = logging.getLogger(__name__)
+
+DOMAIN_STATUS = {
+    "invalid": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "forbidden": 403,
+    "unauthenticated": 401,
+    "version_conflict": 412,
+}
+
+
+class ApiError(Exception):
+    """An error raised by a view: status, a code word, a message, optional fields."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict | None = None,
+        headers: dict | None = None,
+    ):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.fields, self.headers = fields, headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None
+):
+    body = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    if status >= 500:
+        body["request_id"] = getattr(g, "request_id", None)
+    response = jsonify(error=body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _http_code(error: HTTPException) -> str:
+    return (error.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return error_response(error.status, error.code, error.message, error.fields, error.headers)
+
+    @app.errorhandler(ValidationError)
+    def validation_error(error: ValidationError):
+        fields = error.messages if isinstance(error.messages, dict) else {"_": error.messages}
+        return error_response(422, "validation_failed", "some fields are not valid", fields)
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        status = DOMAIN_STATUS.get(error.kind, 409)
+        fields = {error.field: [error.message]} if error.field else None
+        code = _snake(type(error).__name__)
+        headers = {}
+        if isinstance(error, VersionConflict) and error.current_version is not None:
+            headers["ETag"] = f'"{error.current_version}"'
+        return error_response(status, code, error.message, fields, headers)
+
+    @app.errorhandler(NotInView)
+    def not_in_view(error: NotInView):
+        return error_response(404, "not_found", str(error))
+
+    @app.errorhandler(ProjectionFailed)
+    def projection_failed(error: ProjectionFailed):
+        log.error("%s", error)
+        return error_response(503, "projection_stopped", str(error), headers={"Retry-After": "30"})
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def store_unreachable(error: Exception):
+        log.error("event store unreachable: %s", error)
+        return error_response(
+            503,
+            "store_unavailable",
+            "the event store is unreachable; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        headers = dict(error.get_headers()) if error.code == 405 else {}
+        headers.pop("Content-Type", None)
+        return error_response(
+            error.code or 500, _http_code(error), error.description or "", headers=headers
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error (request id %s)", g.get("request_id"))
+        return error_response(
+            500, "internal_error", "an unexpected error happened; it has been logged"
+        )
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
