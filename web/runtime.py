@@ -38,7 +38,10 @@ class Runtime:
                     self.config.redis_url, socket_timeout=1, socket_connect_timeout=1
                 )
             if self.config.embedded_runner:
-                self.runner = BackgroundRunner(services.engine, interval=0.5).start()
+                self.runner = BackgroundRunner(services.engine, interval=0.5)
+                # Catch up once before serving, so a fresh start never shows an empty view.
+                self.runner.run_once()
+                self.runner.start()
             self._pid = os.getpid()
 
     @property

@@ -1,0 +1,143 @@
+"""`discuss load-demo`: the demo thread of workers/data/seed-thread.json in the event store.
+
+The tree is rebuilt from what was stored (Comment.Posted events in log order, and
+the Comment aggregates) and compared with the file, nesting and order included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from domain.application import Discussions
+from domain.model import Comment, Thread
+from domain.settings import Database
+from projections.setup import open_application
+from workers.seed import DEMO_KEY, SEED_FILE, load_seed, seed_author_id
+
+DISCUSS = Path(sys.executable).parent / "discuss"
+
+
+@pytest.fixture
+def postgres_database(pg_database: Database) -> Database:
+    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is
+    `pg_database`. This alias keeps the PostgreSQL half running (reported to the lead)."""
+    return pg_database
+
+
+def seed_data() -> dict:
+    return json.loads(SEED_FILE.read_text(encoding="utf-8"))
+
+
+def file_tree(comments: list[dict]) -> list[tuple]:
+    return [(c["author"], c["text"], file_tree(c.get("replies", []))) for c in comments]
+
+
+def count(tree: list[tuple]) -> int:
+    return sum(1 + count(children) for _, _, children in tree)
+
+
+def stored_tree(app: Discussions, thread_id: UUID) -> list[tuple]:
+    """The thread's comments as stored: parent links, in log order, with author names."""
+    notifications = app.recorder.select_notifications(start=1, limit=10_000)
+    posted: list[tuple[int, Comment.Posted]] = []
+    for notification in notifications:
+        event = app.mapper.to_domain_event(notification)
+        if isinstance(event, Comment.Posted) and event.thread_id == thread_id:
+            posted.append((notification.id, event))
+    children: dict[UUID | None, list[tuple[int, Comment.Posted]]] = {}
+    for position, event in posted:
+        children.setdefault(event.parent_id, []).append((position, event))
+
+    def build(parent_id: UUID | None) -> list[tuple]:
+        nodes = []
+        for _, event in sorted(children.get(parent_id, []), key=lambda item: item[0]):
+            comment = app.get_comment(event.originator_id)  # the aggregate agrees
+            assert (comment.thread_id, comment.parent_id, comment.author_id, comment.text) == (
+                thread_id,
+                event.parent_id,
+                event.author_id,
+                event.text,
+            )
+            name = app.get_author(event.author_id).name
+            nodes.append((name, event.text, build(event.originator_id)))
+        return nodes
+
+    tree = build(None)
+    assert count(tree) == len(posted), "every stored comment hangs from the thread's root"
+    return tree
+
+
+def test_seed_file_has_28_comments():
+    assert count(file_tree(seed_data()["comments"])) == 28
+
+
+def test_load_demo_stores_the_file_exactly_and_only_once(app):
+    data = seed_data()
+    result = load_seed(app)
+    assert result.created
+    assert result.comments == 28
+    assert result.thread_id == Thread.id_for_key(DEMO_KEY)
+    assert result.position == app.recorder.max_notification_id()
+
+    thread = app.get_thread(result.thread_id)
+    assert (thread.title, thread.body, thread.key) == (data["title"], data["body"], DEMO_KEY)
+    assert stored_tree(app, result.thread_id) == file_tree(data["comments"])
+
+    authors = {c[0] for c in _walk(file_tree(data["comments"]))}
+    for name in authors:
+        assert app.get_author(seed_author_id(name)).name == name
+
+    before = app.recorder.max_notification_id()
+    again = load_seed(app)
+    assert (again.created, again.comments, again.thread_id) == (False, 0, result.thread_id)
+    assert again.position == before
+    assert app.recorder.max_notification_id() == before, "a second load recorded something"
+
+
+def _walk(tree: list[tuple]):
+    for node in tree:
+        yield node
+        yield from _walk(node[2])
+
+
+def run_cli(*args: str, url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DISCUSS_DATABASE_URL": url}
+    return subprocess.run(
+        [str(DISCUSS), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_cli_init_db_and_load_demo(tmp_path):
+    url = f"sqlite:///{tmp_path}/cli/discuss.db"
+    thread_id = Thread.id_for_key(DEMO_KEY)
+
+    init = run_cli("init-db", url=url)
+    assert (init.returncode, init.stdout, init.stderr) == (0, "initialised sqlite store\n", "")
+
+    load = run_cli("load-demo", url=url)
+    assert load.returncode == 0, load.stderr
+    assert load.stdout == f"demo thread {thread_id}: loaded 28 comments\n"
+
+    again = run_cli("load-demo", url=url)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"demo thread {thread_id}: already loaded\n"
+
+    # A domain error: one clear line on stderr, exit code 1, no traceback.
+    taken = run_cli("open-thread", "Again", "--key", DEMO_KEY, url=url)
+    assert taken.returncode == 1
+    assert taken.stdout == ""
+    assert taken.stderr == f"error: a thread with key {DEMO_KEY!r} exists already\n"
+
+    app = open_application(Database.from_url(url))
+    try:
+        assert stored_tree(app, thread_id) == file_tree(seed_data()["comments"])
+        assert app.get_thread(thread_id).title == seed_data()["title"]
+    finally:
+        app.close()

@@ -1,0 +1,82 @@
+"""Architecture and lint checks on the whole repository.
+
+import-linter checks the contracts of pyproject.toml ([tool.importlinter]). To show the
+check can fail, the same contracts are also run against a copy of the packages into
+which forbidden imports were injected: every contract must then be reported broken.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PACKAGES = ("domain", "projections", "workers", "web")
+CONTRACTS = (
+    "Layers: web -> workers -> projections -> domain",
+    "The domain knows nothing of Flask, RQ, Redis or marshmallow",
+    "Projections know nothing of Flask, RQ or marshmallow",
+)
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    return subprocess.run(
+        [str(BIN / "lint-imports"), "--no-cache", "--no-logo"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_contracts_are_kept():
+    result = lint_imports(ROOT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for name in CONTRACTS:
+        assert f"{name} KEPT" in output, output
+    assert " 0 broken" in output, output
+
+
+def test_import_contracts_catch_forbidden_imports(tmp_path):
+    for package in PACKAGES:
+        shutil.copytree(
+            ROOT / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    inject = {
+        "domain/rules.py": "import flask  # injected by the test\n",
+        "domain/tokens.py": "import workers.seed  # injected by the test\n",
+        "projections/registry.py": "import marshmallow  # injected by the test\n",
+    }
+    for path, line in inject.items():
+        with (tmp_path / path).open("a", encoding="utf-8") as file:
+            file.write("\n" + line)
+
+    result = lint_imports(tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    for name in CONTRACTS:
+        assert f"{name} BROKEN" in output, output
+    assert "domain.rules -> flask" in output, output
+    assert "domain.tokens -> workers.seed" in output, output
+    assert "projections.registry -> marshmallow" in output, output
+
+
+def test_ruff_check_passes_on_the_whole_repository():
+    result = subprocess.run(
+        [str(BIN / "ruff"), "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
