@@ -242,6 +242,7 @@ class Discussions(Application[UUID]):
             client_key=client_key,
             comment_id=comment_id,
             at=at,
+            actor_id=actor_id,
         )
         try:
             position = self._save(comment)

@@ -60,8 +60,15 @@ class ImportRun(Aggregate):
         actor_id: UUID
 
     def __init__(
-        self, source_format: str, file_name: str, file_sha256: str, counts: dict[str, int],
-        orphans: list[str], error: str | None, operator: str | None, actor_id: UUID,
+        self,
+        source_format: str,
+        file_name: str,
+        file_sha256: str,
+        counts: dict[str, int],
+        orphans: list[str],
+        error: str | None,
+        operator: str | None,
+        actor_id: UUID,
     ):
         self.source_format = source_format
         self.file_name = file_name
@@ -74,15 +81,30 @@ class ImportRun(Aggregate):
 
     @classmethod
     def record(
-        cls, *, source_format: str, file_name: str, file_sha256: str,
-        counts: Mapping[str, int], orphans: Sequence[str] = (), error: str | None = None,
-        operator: str | None = None, actor_id: UUID = OPERATOR.id, at: datetime | None = None,
+        cls,
+        *,
+        source_format: str,
+        file_name: str,
+        file_sha256: str,
+        counts: Mapping[str, int],
+        orphans: Sequence[str] = (),
+        error: str | None = None,
+        operator: str | None = None,
+        actor_id: UUID = OPERATOR.id,
+        at: datetime | None = None,
     ) -> ImportRun:
         return cls._create(
-            cls.Recorded, id=uuid4(), source_format=source_format, file_name=file_name,
-            file_sha256=file_sha256, counts={str(k): int(v) for k, v in counts.items()},
-            orphans=[str(o) for o in orphans], error=error, operator=operator,
-            actor_id=actor_id, timestamp=at,
+            cls.Recorded,
+            id=uuid4(),
+            source_format=source_format,
+            file_name=file_name,
+            file_sha256=file_sha256,
+            counts={str(k): int(v) for k, v in counts.items()},
+            orphans=[str(o) for o in orphans],
+            error=error,
+            operator=operator,
+            actor_id=actor_id,
+            timestamp=at,
         )
 
 
@@ -180,6 +202,7 @@ class ThreadImporter:
             raise ImportRejected(f"thread {thread.key!r}: {error.message}") from None
         _check_aware(thread.at, f"thread {key!r}")
         seen: set[UUID] = set()
+        names: set[str] = set()
         for comment in thread.comments:
             if comment.comment_id in seen:
                 raise ImportRejected(
@@ -188,7 +211,12 @@ class ThreadImporter:
             seen.add(comment.comment_id)
             _check_aware(comment.at, f"comment {comment.comment_id}", comment.comment_id)
             try:
-                clean_name(comment.author_name)
+                # a known author's name was checked when it was registered
+                if comment.author_id not in self._known_authors and (
+                    comment.author_name not in names
+                ):
+                    clean_name(comment.author_name)
+                    names.add(comment.author_name)
                 clean_reason(comment.hidden_reason, required=False)
                 clean_reason(comment.retracted_reason, required=False)
             except DomainError as error:
@@ -208,8 +236,9 @@ class ThreadImporter:
         # that does not exist has none of them (a save proves it: a clash aborts it).
         thread_is_new = existing is None and assume_new
         present = (
-            set() if thread_is_new else
-            {c.comment_id for c in thread.comments if self._exists(c.comment_id)}
+            set()
+            if thread_is_new
+            else {c.comment_id for c in thread.comments if self._exists(c.comment_id)}
         )
         new_comments = [c for c in thread.comments if c.comment_id not in present]
         self._check_parents(thread_id, new_comments, present)
@@ -230,8 +259,12 @@ class ThreadImporter:
                     f"comment {item.comment_id}: {error.message}", item.comment_id
                 ) from None
             comment = Comment.post(
-                thread_id=thread_id, parent_id=item.parent_id, author_id=item.author_id,
-                text=text, comment_id=item.comment_id, at=item.at,
+                thread_id=thread_id,
+                parent_id=item.parent_id,
+                author_id=item.author_id,
+                text=text,
+                comment_id=item.comment_id,
+                at=item.at,
             )
             if item.retracted:
                 comment.retract(
@@ -251,9 +284,14 @@ class ThreadImporter:
             position = max(r.notification.id for r in recordings)
         self._known_authors.update(c.author_id for c in thread.comments)
         return ThreadImported(
-            thread_id=thread_id, thread_created=existing is None,
-            comments_created=len(new_comments), comments_present=len(present),
-            authors_created=len(authors), hidden=hidden, retracted=retracted, position=position,
+            thread_id=thread_id,
+            thread_created=existing is None,
+            comments_created=len(new_comments),
+            comments_present=len(present),
+            authors_created=len(authors),
+            hidden=hidden,
+            retracted=retracted,
+            position=position,
         )
 
     def _check_parents(
@@ -287,8 +325,12 @@ class ThreadImporter:
                 continue
             authors.append(
                 Author.register(
-                    name=clean_name(comment.author_name), role=MEMBER, token_hash=NO_TOKEN,
-                    actor_id=self.actor.id, author_id=author_id, at=comment.at,
+                    name=clean_name(comment.author_name),
+                    role=MEMBER,
+                    token_hash=NO_TOKEN,
+                    actor_id=self.actor.id,
+                    author_id=author_id,
+                    at=comment.at,
                 )
             )
         return authors

@@ -226,6 +226,7 @@ class Comment(Aggregate):
         client_key: str | None = None,
         comment_id: UUID | None = None,
         at: datetime | None = None,
+        actor_id: UUID | None = None,
     ) -> Comment:
         if comment_id is None:
             comment_id = (
@@ -239,7 +240,7 @@ class Comment(Aggregate):
             author_id=author_id,
             text=text,
             client_key=client_key,
-            actor_id=author_id,
+            actor_id=actor_id or author_id,  # the operator, when it posts in an author's name
             timestamp=at,
         )
 

@@ -5,23 +5,32 @@ ONE transaction — under a lock per projection, with the position re-checked
 inside it — applies the events it has not applied yet and records the new
 position. A second worker racing on the same page therefore waits, re-reads the
 position, and skips what was applied. Events a projection ignores still advance
-its position. An event it cannot handle stops it loudly: the error and position
-are recorded for `status`, and ProjectionFailed is raised.
+its position. An event it cannot decode or handle stops it loudly: the events
+before it are committed, the error and its position are recorded for `status`,
+and ProjectionFailed is raised; nothing after it is applied until it is fixed.
 
 Tables carry a generation suffix (`tv_comments_1`) so that a rebuild can fill
-fresh tables while the old ones keep serving, then switch atomically.
+fresh tables while the old ones keep serving, then switch atomically
+(projections/rebuild.py). Each generation has its own tracking row and lock.
+
+A projection applies a whole page at once (`apply_page`): batched projections
+read what the page needs in one query and write with `executemany` at the end of
+the page, so a page costs a handful of round trips, not several per event. A
+failure that cannot be pinned on one event (a write at the end of the page) is
+located by applying the page again one event at a time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from domain.application import Discussions
-from projections.db import Sql, ViewStore
+from projections.db import Sql, ViewStore, lock_key
+from projections.decoding import EventDecoder
 
 PAGE_SIZE = 500
 
@@ -48,11 +57,28 @@ class ProjectionFailed(Exception):
         self.reason = reason
 
 
-class _HandlerError(Exception):
+class HandlerError(Exception):
+    """An event's handler failed: raised by `apply_page` with the event's position."""
+
     def __init__(self, position: int, error: Exception):
         super().__init__(str(error))
         self.position = position
         self.error = error
+
+
+_HandlerError = HandlerError  # the former private name
+
+
+class _Located(Exception):
+    """Internal: rolls back the transaction that located a failing event."""
+
+    def __init__(self, position: int, reason: str):
+        self.position = position
+        self.reason = reason
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 class Tables:
@@ -80,13 +106,20 @@ def handles(*event_classes: type) -> Callable:
 
 
 class Projection:
-    """Base of a read model. Subclasses set `name`, `prefix`, `ddl` and handlers."""
+    """Base of a read model. Subclasses set `name`, `prefix`, `ddl` and handlers.
+
+    Handlers are `handler(self, sql, t, event, position)`, one call per event. A
+    projection may instead override `apply_page` to handle a page in batches."""
 
     name: ClassVar[str]
     prefix: ClassVar[str]
     # Logical table name -> CREATE TABLE statement with {table} placeholders.
     ddl: ClassVar[dict[str, str]] = {}
     indexes: ClassVar[list[str]] = []
+    # True: handlers receive the stored record (the library's Notification: position,
+    # originator id and version, topic, state bytes) instead of the decoded domain event,
+    # for read models over the records themselves (the hash chain).
+    wants_notifications: ClassVar[bool] = False
     _handlers: ClassVar[dict[type, Callable]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -107,10 +140,47 @@ class Projection:
     def drop_statements(self, generation: int) -> list[str]:
         return [f"DROP TABLE IF EXISTS {name}" for name in self.tables(generation).names.values()]
 
+    def apply_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> None:
+        """Apply (position, event) pairs in order, inside the page's transaction.
+
+        Raises HandlerError(position, error) when an event's handler fails; any other
+        exception means "somewhere in this page" and the engine locates the event."""
+        for position, event in events:
+            handler = self._handlers.get(type(event))
+            if handler is None:
+                continue
+            try:
+                handler(self, sql, t, event, position)
+            except Exception as error:
+                raise HandlerError(position, error) from error
+
     def apply(self, sql: Sql, t: Tables, event: Any, position: int) -> None:
-        handler = self._handlers.get(type(event))
-        if handler is not None:
-            handler(self, sql, t, event, position)
+        self.apply_page(sql, t, [(position, event)])
+
+
+class BatchProjection(Projection):
+    """A projection that buffers a page: `begin_page` reads what the page needs (one
+    query or so), handlers `handler(self, page, event, position)` change the buffer,
+    `flush` writes it (a few `executemany`)."""
+
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> Any:
+        raise NotImplementedError
+
+    def flush(self, page: Any) -> None:
+        raise NotImplementedError
+
+    def apply_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> None:
+        handled = [(p, e) for p, e in events if type(e) in self._handlers]
+        if not handled:
+            return
+        page = self.begin_page(sql, t, handled)
+        handlers = self._handlers
+        for position, event in handled:
+            try:
+                handlers[type(event)](self, page, event, position)
+            except Exception as error:
+                raise HandlerError(position, error) from error
+        self.flush(page)
 
 
 @dataclass(frozen=True)
@@ -133,6 +203,10 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
 class Engine:
     """Drives projections over one application's log into one view store."""
 
@@ -140,6 +214,13 @@ class Engine:
         self.app = app
         self.store = store
         self.projections = {p.name: p for p in projections}
+        self._decoder: EventDecoder | None = None
+
+    @property
+    def decoder(self) -> EventDecoder:
+        if self._decoder is None:
+            self._decoder = EventDecoder(self.app.mapper)
+        return self._decoder
 
     # ---- set-up and generations --------------------------------------------------
 
@@ -179,19 +260,50 @@ class Engine:
     def tables(self, name: str) -> Tables:
         return self.projections[name].tables(self.generation(name))
 
+    @staticmethod
+    def lock_name(name: str, generation: int) -> str:
+        """Writers of one generation of a projection are serialised on this name."""
+        return f"projection:{name}:{generation}"
+
+    def lock(self, sql: Sql, name: str, generation: int) -> None:
+        """Take one more generation's lock inside an open transaction (PostgreSQL; on
+        SQLite the transaction holds the only writer's lock already)."""
+        if self.store.postgres:
+            key = lock_key(self.lock_name(name, generation))
+            sql.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
     # ---- catching up -------------------------------------------------------------
 
     def position(self, name: str, generation: int | None = None) -> int:
-        generation = generation or self.generation(name)
+        if generation is None:
+            return self._serving(self.store.reader(), name)[1]
         return self._position(self.store.reader(), name, generation)
 
     @staticmethod
-    def _position(sql: Sql, name: str, generation: int) -> int:
+    def _serving(sql: Sql, name: str) -> tuple[int, int]:
+        """(generation, position) of the generation serving reads."""
+        row = sql.execute(
+            "SELECT c.generation AS generation, t.position AS position"
+            " FROM projection_current c LEFT JOIN projection_tracking t"
+            " ON t.name = c.name AND t.generation = c.generation WHERE c.name = ?",
+            (name,),
+        ).one()
+        if row is None:
+            raise RuntimeError(f"projection {name!r} has no tables: run `discuss init-db`")
+        return int(row["generation"]), int(row["position"] or 0)
+
+    @staticmethod
+    def _tracked(sql: Sql, name: str, generation: int) -> int | None:
+        """The generation's position; None if the generation does not exist (dropped)."""
         value = sql.execute(
             "SELECT position FROM projection_tracking WHERE name = ? AND generation = ?",
             (name, generation),
         ).scalar()
-        return int(value or 0)
+        return None if value is None else int(value)
+
+    @classmethod
+    def _position(cls, sql: Sql, name: str, generation: int) -> int:
+        return cls._tracked(sql, name, generation) or 0
 
     def catch_up(
         self,
@@ -201,18 +313,35 @@ class Engine:
         page_size: int = PAGE_SIZE,
         max_pages: int | None = None,
         on_page: Callable[[int, int], None] | None = None,
+        stop: int | None = None,
     ) -> int:
-        """Apply every event after the tracked position. Returns how many were applied."""
+        """Apply every event after the tracked position (up to `stop` if given).
+        Returns how many events this call applied (ignored ones included).
+
+        Without `generation`, the serving generation is looked up before every page,
+        so a catch-up that runs across a rebuild's switch continues on the new one."""
         projection = self.projections[name]
-        generation = generation or self.generation(name)
-        tables = projection.tables(generation)
+        pinned = generation
         applied = pages = 0
         while max_pages is None or pages < max_pages:
-            start = self.position(name, generation)
-            notifications = self.app.recorder.select_notifications(start=start + 1, limit=page_size)
+            reader = self.store.reader()
+            if pinned is None:
+                generation, start = self._serving(reader, name)
+            else:
+                start = self._position(reader, name, generation)
+            if stop is not None and start >= stop:
+                break
+            notifications = self.app.recorder.select_notifications(
+                start=start + 1, limit=page_size, stop=stop
+            )
             if not notifications:
                 break
-            applied += self._apply_page(projection, generation, tables, notifications)
+            done = self._apply_page(projection, generation, notifications)
+            if done is None:  # the generation was dropped meanwhile
+                if pinned is not None:
+                    break
+                continue
+            applied += done
             pages += 1
             if on_page:
                 on_page(notifications[-1].id, len(notifications))
@@ -221,38 +350,109 @@ class Engine:
     def catch_up_all(self) -> int:
         return sum(self.catch_up(name) for name in self.projections)
 
-    def _apply_page(self, projection, generation, tables, notifications) -> int:
+    def _decode(self, notifications: Sequence[Any]) -> tuple[list[tuple[int, Any]], tuple | None]:
+        """Decode a page; stop at the first event that cannot be decoded."""
+        decode = self.decoder.decode
+        events = []
+        for notification in notifications:
+            try:
+                events.append((notification.id, decode(notification)))
+            except Exception as error:
+                return events, (notification.id, _reason(error))
+        return events, None
+
+    def _apply_page(
+        self, projection: Projection, generation: int, notifications: Sequence[Any]
+    ) -> int | None:
+        """Apply one page in one transaction. Returns how many events were applied
+        (0 if another worker had applied them), None if the generation is gone."""
         name = projection.name
+        if projection.wants_notifications:
+            events, bad = [(n.id, n) for n in notifications], None
+        else:
+            events, bad = self._decode(notifications)  # outside the lock: CPU only
         try:
-            with self.store.transaction(lock=f"projection:{name}") as sql:
-                # Re-check under the lock: another worker may have applied this page.
-                current = self._position(sql, name, generation)
-                todo = [n for n in notifications if n.id > current]
-                for notification in todo:
-                    try:
-                        event = self.app.mapper.to_domain_event(notification)
-                        projection.apply(sql, tables, event, notification.id)
-                    except Exception as error:
-                        # Raising inside the transaction rolls the whole page back.
-                        raise _HandlerError(notification.id, error) from error
-                if todo:
-                    sql.execute(
-                        "UPDATE projection_tracking SET position = ?, error = NULL,"
-                        " error_position = NULL, updated_at = ?"
-                        " WHERE name = ? AND generation = ?",
-                        (todo[-1].id, iso(datetime.now(UTC)), name, generation),
-                    )
-        except _HandlerError as failure:
-            reason = f"{type(failure.error).__name__}: {failure.error}"
-            raise self._record_failure(name, generation, failure.position, reason) from None
+            try:
+                applied = self.apply_events(projection, generation, events)
+            except HandlerError as failure:
+                raise _Located(failure.position, _reason(failure.error)) from None
+            except Exception:
+                # Not pinned on one event (a batched write failed, or the connection
+                # hiccuped): apply the page one event at a time.
+                applied = self._apply_one_by_one(projection, generation, events)
+        except _Located as located:
+            position, reason = located.position, located.reason
+            # Commit everything before the failing event, then stop loudly.
+            self.apply_events(projection, generation, [e for e in events if e[0] < position])
+            raise self._record_failure(name, generation, position, reason) from None
+        if bad is None or applied is None:
+            return applied
+        position, reason = bad
+        if position <= self.position(name, generation):
+            return applied  # another worker got past it (a newer deployment)
+        raise self._record_failure(name, generation, position, reason)
+
+    def apply_events(
+        self,
+        projection: Projection,
+        generation: int,
+        events: Sequence[tuple[int, Any]],
+        sql: Sql | None = None,
+    ) -> int | None:
+        """Apply decoded events newer than the tracked position and record the new
+        position, in one transaction under the generation's lock (or in `sql`, an open
+        transaction that holds it). Returns the number applied; None if no generation."""
+        if sql is None:
+            lock = self.lock_name(projection.name, generation)
+            with self.store.transaction(lock=lock) as sql:
+                return self.apply_events(projection, generation, events, sql)
+        current = self._tracked(sql, projection.name, generation)
+        if current is None:
+            return None
+        todo = [item for item in events if item[0] > current]
+        if not todo:
+            return 0
+        projection.apply_page(sql, projection.tables(generation), todo)
+        self._advance(sql, projection.name, generation, todo[-1][0])
         return len(todo)
+
+    @staticmethod
+    def _advance(sql: Sql, name: str, generation: int, position: int) -> None:
+        sql.execute(
+            "UPDATE projection_tracking SET position = ?, error = NULL,"
+            " error_position = NULL, updated_at = ? WHERE name = ? AND generation = ?",
+            (position, now_iso(), name, generation),
+        )
+
+    def _apply_one_by_one(
+        self, projection: Projection, generation: int, events: Sequence[tuple[int, Any]]
+    ) -> int | None:
+        """Like apply_events, one event per batch; raises _Located (after rolling back)
+        with the first event that fails."""
+        name = projection.name
+        with self.store.transaction(lock=self.lock_name(name, generation)) as sql:
+            current = self._tracked(sql, name, generation)
+            if current is None:
+                return None
+            tables = projection.tables(generation)
+            todo = [item for item in events if item[0] > current]
+            for item in todo:
+                try:
+                    projection.apply_page(sql, tables, [item])
+                except HandlerError as failure:
+                    raise _Located(failure.position, _reason(failure.error)) from None
+                except Exception as failure:
+                    raise _Located(item[0], _reason(failure)) from None
+            if todo:
+                self._advance(sql, name, generation, todo[-1][0])
+            return len(todo)
 
     def _record_failure(self, name: str, generation: int, position: int, reason: str):
         with self.store.transaction() as sql:
             sql.execute(
                 "UPDATE projection_tracking SET error = ?, error_position = ?, updated_at = ?"
                 " WHERE name = ? AND generation = ?",
-                (reason, position, iso(datetime.now(UTC)), name, generation),
+                (reason, position, now_iso(), name, generation),
             )
         return ProjectionFailed(name, position, reason)
 
@@ -268,16 +468,31 @@ class Engine:
         """Wait until the projections have reached `position`. False if time ran out."""
         names = list(names or self.projections)
         deadline = time.monotonic() + timeout
-        delay = 0.002
+        delay = 0.001
         while True:
-            if all(self.position(name) >= position for name in names):
+            if self._reached(names, position):
                 return True
             if time.monotonic() >= deadline:
                 return False
             if nudge:
                 nudge()
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.02)
+
+    def _reached(self, names: list[str], position: int) -> bool:
+        marks = ", ".join("?" * len(names))
+        low = (
+            self.store.reader()
+            .execute(
+                "SELECT MIN(COALESCE(t.position, 0)) AS low, COUNT(*) AS n"
+                " FROM projection_current c LEFT JOIN projection_tracking t"
+                " ON t.name = c.name AND t.generation = c.generation"
+                f" WHERE c.name IN ({marks})",
+                names,
+            )
+            .one()
+        )
+        return low["n"] == len(names) and int(low["low"]) >= position
 
     def status(self) -> list[Status]:
         head = self.app.recorder.max_notification_id() or 0
@@ -320,8 +535,7 @@ class Engine:
         pending = self.app.recorder.select_notifications(start=position + 1, limit=1)
         if not pending:
             return 0.0
-        try:
-            event = self.app.mapper.to_domain_event(pending[0])
-        except Exception:
+        recorded = self.decoder.timestamp(pending[0])
+        if recorded is None:
             return 0.0
-        return max(0.0, (datetime.now(UTC) - event.timestamp).total_seconds())
+        return max(0.0, (datetime.now(UTC) - recorded).total_seconds())

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from projections.engine import Engine
+from projections.db import Sql
+from projections.engine import Engine, Tables
 from projections.thread_view import seq_key
 
 REMOVED_BY_MODERATOR = "removed by a moderator"
@@ -123,26 +124,114 @@ def _comment(row: dict[str, Any], hidden: dict[str, dict], moderator: bool) -> d
     }
 
 
-def _hidden_texts(engine: Engine, rows: list[dict], moderator: bool) -> dict[str, dict]:
+class SqlRows:
+    """The live thread view's rows, read from the projection's tables. The nesting and
+    paging below work on any object with these methods (time travel supplies rows
+    rebuilt in memory, see projections/time_travel.py)."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def _t(self) -> Tables:
+        return self.engine.tables("threads")
+
+    def _sql(self) -> Sql:
+        return self.engine.store.reader()
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        return thread_row(self.engine, thread_id)
+
+    def comment(self, comment_id: str) -> dict[str, Any] | None:
+        t = self._t()
+        return (
+            self._sql()
+            .execute(f"SELECT * FROM {t.comments} WHERE comment_id = ?", (comment_id,))
+            .one()
+        )
+
+    def hidden(self, ids: list[str]) -> dict[str, dict]:
+        t = self._t()
+        marks = ", ".join("?" * len(ids))
+        found = (
+            self._sql()
+            .execute(f"SELECT * FROM {t.hidden} WHERE comment_id IN ({marks})", ids)
+            .all()
+        )
+        return {r["comment_id"]: r for r in found}
+
+    @staticmethod
+    def _where(thread_id: str, parent_id: str | None) -> tuple[str, tuple]:
+        if parent_id is None:
+            return "thread_id = ? AND depth = 0", (thread_id,)
+        return "thread_id = ? AND parent_id = ?", (thread_id, parent_id)
+
+    def page(
+        self, thread_id: str, parent_id: str | None, req: PageRequest
+    ) -> tuple[list[dict], bool]:
+        where, params = self._where(thread_id, parent_id)
+        t = self._t()
+        newest = req.sort == "newest"
+        op, order = ("<", "DESC") if newest else (">", "ASC")
+        cursor_sql = f" AND seq {op} ?" if req.cursor is not None else ""
+        cursor_params = (req.cursor,) if req.cursor is not None else ()
+        rows = (
+            self._sql()
+            .execute(
+                f"SELECT * FROM {t.comments} WHERE {where}{cursor_sql}"
+                f" ORDER BY seq {order} LIMIT ?",
+                (*params, *cursor_params, req.limit + 1),
+            )
+            .all()
+        )
+        return rows[: req.limit], len(rows) > req.limit
+
+    def subtree(self, thread_id: str, top: dict, max_depth: int) -> list[dict]:
+        t = self._t()
+        prefix = top["path"] + "/"
+        return (
+            self._sql()
+            .execute(
+                f"SELECT * FROM {t.comments} WHERE thread_id = ? AND root_seq = ?"
+                " AND path > ? AND path < ? AND depth <= ? ORDER BY path",
+                (thread_id, top["root_seq"], prefix, prefix + "~", max_depth),
+            )
+            .all()
+        )
+
+    def remaining(
+        self, thread_id: str, parent_id: str | None, last_seq: int, req: PageRequest
+    ) -> int:
+        where, params = self._where(thread_id, parent_id)
+        t = self._t()
+        op = "<" if req.sort == "newest" else ">"
+        return int(
+            self._sql()
+            .execute(
+                f"SELECT COUNT(*) AS n FROM {t.comments} WHERE {where} AND seq {op} ?",
+                (*params, last_seq),
+            )
+            .scalar()
+        )
+
+
+def _rows(source: Any) -> Any:
+    """A row source: the live view's tables for an Engine, else the source itself."""
+    return SqlRows(source) if isinstance(source, Engine) else source
+
+
+def _hidden_texts(source: Any, rows: list[dict], moderator: bool) -> dict[str, dict]:
     ids = [r["comment_id"] for r in rows if r["state"] == "hidden"]
     if not moderator or not ids:
         return {}
-    t = engine.tables("threads")
-    marks = ", ".join("?" * len(ids))
-    found = (
-        engine.store.reader()
-        .execute(f"SELECT * FROM {t.hidden} WHERE comment_id IN ({marks})", ids)
-        .all()
-    )
-    return {r["comment_id"]: r for r in found}
+    return _rows(source).hidden(ids)
 
 
 def _nest(
-    engine: Engine, tops: list[dict], descendants: list[dict], req: PageRequest, max_depth: int
+    source: Any, tops: list[dict], descendants: list[dict], req: PageRequest, max_depth: int
 ) -> list[dict]:
     """Assemble rows (tops + their descendants in path order) into nested dicts, cutting
     at `max_depth` and after `replies_limit` replies per comment with "more" markers."""
-    hidden = _hidden_texts(engine, tops + descendants, req.moderator)
+    hidden = _hidden_texts(source, tops + descendants, req.moderator)
     by_id: dict[str, dict] = {}
     result = []
     for row in tops:
@@ -173,67 +262,26 @@ def _mark_more(node: dict) -> None:
     }
 
 
-def _page_of(engine: Engine, where: str, params: tuple, req: PageRequest) -> tuple[list, bool]:
-    t = engine.tables("threads")
-    newest = req.sort == "newest"
-    op, order = ("<", "DESC") if newest else (">", "ASC")
-    cursor_sql = f" AND seq {op} ?" if req.cursor is not None else ""
-    cursor_params = (req.cursor,) if req.cursor is not None else ()
-    rows = (
-        engine.store.reader()
-        .execute(
-            f"SELECT * FROM {t.comments} WHERE {where}{cursor_sql} ORDER BY seq {order} LIMIT ?",
-            (*params, *cursor_params, req.limit + 1),
-        )
-        .all()
-    )
-    return rows[: req.limit], len(rows) > req.limit
-
-
-def _subtrees(engine: Engine, thread_id: str, tops: list[dict], max_depth: int) -> list[dict]:
+def _subtrees(source: Any, thread_id: str, tops: list[dict], max_depth: int) -> list[dict]:
     """Descendants of the given comments down to max_depth + 1 (to know what is cut)."""
-    if not tops:
-        return []
-    t = engine.tables("threads")
-    sql = engine.store.reader()
     rows: list[dict] = []
+    rows_source = _rows(source)
     for top in tops:
         if top["descendant_count"] == 0:
             continue
-        prefix = top["path"] + "/"
-        rows += sql.execute(
-            f"SELECT * FROM {t.comments} WHERE thread_id = ? AND root_seq = ?"
-            " AND path > ? AND path < ? AND depth <= ? ORDER BY path",
-            (thread_id, top["root_seq"], prefix, prefix + "~", max_depth + 1),
-        ).all()
+        rows += rows_source.subtree(thread_id, top, max_depth + 1)
     return rows
 
 
-def _remaining(
-    engine: Engine, where: str, params: tuple, last_seq: int | None, req: PageRequest
-) -> int:
-    if last_seq is None:
-        return 0
-    t = engine.tables("threads")
-    op = "<" if req.sort == "newest" else ">"
-    return int(
-        engine.store.reader()
-        .execute(
-            f"SELECT COUNT(*) AS n FROM {t.comments} WHERE {where} AND seq {op} ?",
-            (*params, last_seq),
-        )
-        .scalar()
-    )
-
-
-def thread_page(engine: Engine, thread_id: str, req: PageRequest) -> dict[str, Any]:
-    row = thread_row(engine, thread_id)
-    where, params = "thread_id = ? AND depth = 0", (thread_id,)
-    tops, more = _page_of(engine, where, params, req)
-    descendants = _subtrees(engine, thread_id, tops, req.depth)
-    comments = _nest(engine, tops, descendants, req, req.depth)
+def page_of_thread(source: Any, thread_id: str, req: PageRequest) -> dict[str, Any]:
+    """`thread_page` over any row source (the live tables, or rows rebuilt in memory)."""
+    rows = _rows(source)
+    row = rows.thread(thread_id)
+    tops, more = rows.page(thread_id, None, req)
+    descendants = _subtrees(rows, thread_id, tops, req.depth)
+    comments = _nest(rows, tops, descendants, req, req.depth)
     last_seq = tops[-1]["seq"] if tops else None
-    remaining = _remaining(engine, where, params, last_seq, req) if more else 0
+    remaining = rows.remaining(thread_id, None, last_seq, req) if more and tops else 0
     return {
         "thread": thread_meta(row),
         "comments": comments,
@@ -245,25 +293,23 @@ def thread_page(engine: Engine, thread_id: str, req: PageRequest) -> dict[str, A
     }
 
 
-def comment_subtree(engine: Engine, comment_id: str, req: PageRequest) -> dict[str, Any]:
-    """One comment with a page of its direct replies and their subtrees."""
-    t = engine.tables("threads")
-    sql = engine.store.reader()
-    row = sql.execute(f"SELECT * FROM {t.comments} WHERE comment_id = ?", (comment_id,)).one()
+def subtree_of_comment(source: Any, comment_id: str, req: PageRequest) -> dict[str, Any]:
+    """`comment_subtree` over any row source."""
+    rows = _rows(source)
+    row = rows.comment(comment_id)
     if row is None:
         raise NotInView(f"no comment with id {comment_id}")
     thread_id = row["thread_id"]
-    hidden = _hidden_texts(engine, [row], req.moderator)
+    hidden = _hidden_texts(rows, [row], req.moderator)
     node = _comment(row, hidden, req.moderator)
-    where, params = "thread_id = ? AND parent_id = ?", (thread_id, comment_id)
-    children, more = _page_of(engine, where, params, req)
+    children, more = rows.page(thread_id, comment_id, req)
     max_depth = row["depth"] + 1 + req.depth
-    descendants = _subtrees(engine, thread_id, children, max_depth)
-    node["replies"] = _nest(engine, children, descendants, req, max_depth)
+    descendants = _subtrees(rows, thread_id, children, max_depth)
+    node["replies"] = _nest(rows, children, descendants, req, max_depth)
     last_seq = children[-1]["seq"] if children else None
-    remaining = _remaining(engine, where, params, last_seq, req) if more else 0
+    remaining = rows.remaining(thread_id, comment_id, last_seq, req) if more and children else 0
     return {
-        "thread": thread_meta(thread_row(engine, thread_id)),
+        "thread": thread_meta(rows.thread(thread_id)),
         "comment": node,
         "page": {
             "next_cursor": last_seq if more else None,
@@ -271,6 +317,15 @@ def comment_subtree(engine: Engine, comment_id: str, req: PageRequest) -> dict[s
             "comments_on_page": _count(node["replies"]),
         },
     }
+
+
+def thread_page(engine: Engine, thread_id: str, req: PageRequest) -> dict[str, Any]:
+    return page_of_thread(SqlRows(engine), thread_id, req)
+
+
+def comment_subtree(engine: Engine, comment_id: str, req: PageRequest) -> dict[str, Any]:
+    """One comment with a page of its direct replies and their subtrees."""
+    return subtree_of_comment(SqlRows(engine), comment_id, req)
 
 
 def _count(nodes: list[dict]) -> int:

@@ -27,6 +27,8 @@ def create_app(config: WebConfig | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not fail writes
+        # ... and limits still hold meanwhile, counted in this process's memory.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
     app.extensions["discuss"] = Runtime(config)
@@ -51,4 +53,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from web.api import register_api
 
     register_api(app)
+    from web.pages import register_pages  # HTML pages; CSRF on every form POST
+
+    register_pages(app)
     return app

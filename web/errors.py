@@ -7,10 +7,12 @@ a request id that is also in the response.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import uuid
 
 import psycopg
+from eventsourcing import persistence
 from flask import Flask, g, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -21,6 +23,9 @@ from projections.queries import NotInView
 
 log = logging.getLogger(__name__)
 
+# A client's own X-Request-Id is kept (and logged, and echoed) only if it is tame.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
 DOMAIN_STATUS = {
     "invalid": 422,
     "not_found": 404,
@@ -29,6 +34,18 @@ DOMAIN_STATUS = {
     "unauthenticated": 401,
     "version_conflict": 412,
 }
+
+
+# What "the event store (or the read models' database) cannot be reached" looks like:
+# psycopg's own errors (the read models; psycopg_pool.PoolTimeout is one), sqlite3's,
+# and eventsourcing's wrappers of both (the recorders re-raise them as these).
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
 
 
 class ApiError(Exception):
@@ -69,7 +86,8 @@ def _http_code(error: HTTPException) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.after_request
     def echo_request_id(response):
@@ -104,16 +122,22 @@ def register_error_handlers(app: Flask) -> None:
         log.error("%s", error)
         return error_response(503, "projection_stopped", str(error), headers={"Retry-After": "30"})
 
-    @app.errorhandler(psycopg.OperationalError)
-    @app.errorhandler(sqlite3.OperationalError)
     def store_unreachable(error: Exception):
-        log.error("event store unreachable: %s", error)
+        log.error(
+            "event store unreachable (request id %s): %s: %s",
+            g.get("request_id"),
+            type(error).__name__,
+            error,
+        )
         return error_response(
             503,
             "store_unavailable",
             "the event store is unreachable; try again shortly",
             headers={"Retry-After": "5"},
         )
+
+    for error_class in STORE_UNAVAILABLE:
+        app.register_error_handler(error_class, store_unreachable)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

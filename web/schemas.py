@@ -1,14 +1,28 @@
 """Marshmallow schemas: the contract of every input and output of the API.
 
 Inputs refuse unknown fields (marshmallow's default RAISE). Outputs are dumped
-once per change of a thread and the bytes cached (web/api/caching.py).
+once per change of a thread and the bytes cached (web/api/caching.py). The OpenAPI
+document (web/openapi.py) is generated from these classes, so what is declared here
+is what clients are promised.
 """
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import base64
+import binascii
+from datetime import datetime
+from uuid import UUID
 
-from domain.rules import NAME_MAX_LENGTH
+import orjson
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from domain.rules import NAME_MAX_LENGTH, TITLE_MAX_LENGTH
+
+# The largest value a BIGINT column (and SQLite's INTEGER) holds.
+MAX_POSITION = 2**63 - 1
+REASON_MAX_LENGTH = 1000
+KEY_MAX_LENGTH = 2000
+CLIENT_KEY_MAX_LENGTH = 200
 
 
 class StrictSchema(Schema):
@@ -16,25 +30,194 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-# ---- inputs ----------------------------------------------------------------------
+class HeaderSchema(Schema):
+    """Request headers: only the declared ones are read, every other is ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+# ---- custom fields ---------------------------------------------------------------
+
+
+class ThreadListCursor(fields.String):
+    """The keyset cursor of the thread list: (last_activity_at, thread_id), encoded as
+    URL-safe base64 of a JSON pair, so that clients treat it as opaque."""
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "description": "opaque: the next_cursor of the previous page",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+
+    @staticmethod
+    def encode(cursor: tuple[str, str] | None) -> str | None:
+        if cursor is None:
+            return None
+        raw = orjson.dumps([cursor[0], cursor[1]])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    def _serialize(self, value, attr, obj, **kwargs) -> str | None:
+        return self.encode(value)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, str] | None:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text is None:
+            return None
+        problem = "not a cursor from this API: pass next_cursor as it was given"
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            activity, thread_id = orjson.loads(raw)
+            if not isinstance(activity, str) or not isinstance(thread_id, str):
+                raise ValueError
+            datetime.fromisoformat(activity)
+            UUID(thread_id)
+        except (binascii.Error, ValueError, TypeError):
+            raise ValidationError(problem) from None
+        return activity, str(UUID(thread_id))
+
+
+class VersionTag(fields.String):
+    """An If-Match value: the comment's version, quoted or not (`"3"`, `3`, `W/"3"`),
+    or `*` for "whatever the current version is" (deserialised as None)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int | None:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if text == "*":
+            return None
+        if "," in text:
+            raise ValidationError("give one version, not a list")
+        if text[:2] in ("W/", "w/"):
+            text = text[2:]
+        text = text.strip().strip('"').strip()
+        if not text.isdigit() or not text.isascii() or len(text) > 18:
+            raise ValidationError('must be the comment\'s version, e.g. "3"')
+        return int(text)
+
+
+# ---- inputs: query strings -----------------------------------------------------
 
 
 class ThreadQuery(StrictSchema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(0))
-    depth = fields.Integer(load_default=6, validate=validate.Range(0, 50))
+    """A page of a thread's top-level comments (or of one comment's direct replies)."""
+
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(1, 200),
+        metadata={"description": "top-level comments (or direct replies) per page"},
+    )
+    cursor = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0, MAX_POSITION),
+        metadata={"description": "the page's next_cursor, to read the next page"},
+    )
+    depth = fields.Integer(
+        load_default=6,
+        validate=validate.Range(0, 50),
+        metadata={"description": "levels of replies below each comment on the page"},
+    )
     sort = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
-    min_position = fields.Integer(load_default=None, validate=validate.Range(0))
+    min_position = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, MAX_POSITION),
+        metadata={
+            "description": "read your writes: wait (bounded) until the view includes this"
+            " position, the `position` a write returned; 503 if it takes too long"
+        },
+    )
 
 
 class ThreadListQuery(StrictSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
-    cursor = fields.String(load_default=None)
-    min_position = fields.Integer(load_default=None, validate=validate.Range(0))
+    cursor = ThreadListCursor(load_default=None)
+    min_position = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, MAX_POSITION),
+        metadata={"description": "wait (bounded) until the list includes this position"},
+    )
+
+
+# ---- inputs: headers -------------------------------------------------------------
+
+
+class PostCommentHeaders(HeaderSchema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=[
+            validate.Length(1, CLIENT_KEY_MAX_LENGTH),
+            validate.Regexp(r"^[\x21-\x7e]+$", error="printable ASCII, no spaces"),
+        ],
+        metadata={
+            "description": "a key the client makes per comment: a retry with the same key"
+            " returns the original comment (200) instead of posting it again"
+        },
+    )
+
+
+class EditHeaders(HeaderSchema):
+    if_match = VersionTag(
+        data_key="If-Match",
+        required=True,
+        metadata={
+            "description": "the version of the comment being edited (its `version`);"
+            " 412 when it is no longer current, 428 when missing"
+        },
+    )
+
+
+class ConditionalHeaders(HeaderSchema):
+    if_none_match = fields.String(
+        data_key="If-None-Match",
+        load_default=None,
+        metadata={"description": "the ETag of the copy you have: 304 if it is current"},
+    )
+
+
+# ---- inputs: bodies --------------------------------------------------------------
 
 
 class NewAuthor(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(1, NAME_MAX_LENGTH))
+
+
+class NewThread(StrictSchema):
+    title = fields.String(required=True, validate=validate.Length(1, TITLE_MAX_LENGTH))
+    key = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, KEY_MAX_LENGTH),
+        metadata={"description": "the host page's URL or slug; unique"},
+    )
+    body = fields.String(load_default=None, allow_none=True)
+
+
+class NewComment(StrictSchema):
+    text = fields.String(required=True)
+    parent_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the comment replied to; none for a top-level comment"},
+    )
+
+
+class EditComment(StrictSchema):
+    text = fields.String(required=True)
+    reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=REASON_MAX_LENGTH)
+    )
+
+
+class OptionalReason(StrictSchema):
+    reason = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=REASON_MAX_LENGTH)
+    )
+
+
+class RequiredReason(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(1, REASON_MAX_LENGTH))
 
 
 # ---- outputs ---------------------------------------------------------------------
@@ -43,6 +226,18 @@ class NewAuthor(StrictSchema):
 class AuthorRef(Schema):
     id = fields.String()
     name = fields.String()
+
+
+class AuthorOut(Schema):
+    id = fields.String()
+    name = fields.String()
+    role = fields.String(metadata={"enum": ["member", "moderator"]})
+
+
+class AuthorCreated(AuthorOut):
+    token = fields.String(
+        metadata={"description": "the bearer token: shown once, only its hash is stored"}
+    )
 
 
 class MoreReplies(Schema):
@@ -64,7 +259,7 @@ class CommentOut(Schema):
     edited = fields.Boolean()
     edit_count = fields.Integer()
     last_edited_at = fields.String(allow_none=True)
-    version = fields.Integer()
+    version = fields.Integer(metadata={"description": "send it as If-Match to edit"})
     reply_count = fields.Integer()
     descendant_count = fields.Integer()
     replies = fields.List(fields.Nested(lambda: CommentOut()))
@@ -97,6 +292,106 @@ class ThreadPage(Schema):
     page = fields.Nested(PageInfo)
 
 
+class SubtreePageInfo(Schema):
+    next_cursor = fields.Integer(allow_none=True)
+    remaining_replies = fields.Integer()
+    comments_on_page = fields.Integer()
+
+
+class CommentPage(Schema):
+    thread = fields.Nested(ThreadMeta)
+    comment = fields.Nested(CommentOut)
+    page = fields.Nested(SubtreePageInfo)
+
+
 class ThreadList(Schema):
     threads = fields.List(fields.Nested(ThreadMeta))
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = ThreadListCursor(allow_none=True)
+
+
+class ThreadCreated(Schema):
+    id = fields.String()
+    key = fields.String(allow_none=True)
+    position = fields.Integer(metadata={"description": "pass as min_position to read it"})
+
+
+class CommentPosted(Schema):
+    comment = fields.String(metadata={"description": "the comment's id"})
+    thread_id = fields.String()
+    version = fields.Integer()
+    position = fields.Integer(metadata={"description": "pass as min_position to read it"})
+    replayed = fields.Boolean(
+        metadata={"description": "true when an Idempotency-Key retry returned the original"}
+    )
+
+
+class Changed(Schema):
+    id = fields.String()
+    version = fields.Integer(metadata={"description": "the new version (If-Match)"})
+    position = fields.Integer(metadata={"description": "pass as min_position to read it"})
+
+
+class ProjectionStatus(Schema):
+    name = fields.String()
+    generation = fields.Integer()
+    position = fields.Integer()
+    head = fields.Integer()
+    lag_events = fields.Integer()
+    lag_seconds = fields.Float()
+    error = fields.String(allow_none=True)
+    error_position = fields.Integer(allow_none=True)
+
+
+class ProjectionList(Schema):
+    head = fields.Integer(metadata={"description": "the last position of the event log"})
+    projections = fields.List(fields.Nested(ProjectionStatus))
+
+
+class StoreHealth(Schema):
+    reachable = fields.Boolean()
+    backend = fields.String(metadata={"enum": ["sqlite", "postgres"]})
+    head = fields.Integer(allow_none=True)
+
+
+class RedisHealth(Schema):
+    configured = fields.Boolean()
+    reachable = fields.Boolean(allow_none=True)
+
+
+class ProjectionLag(Schema):
+    name = fields.String()
+    position = fields.Integer()
+    lag_events = fields.Integer()
+    lag_seconds = fields.Float()
+    error = fields.String(allow_none=True)
+
+
+class Health(Schema):
+    status = fields.String(
+        metadata={
+            "enum": ["ok", "degraded", "unavailable"],
+            "description": "degraded: Redis unreachable or a projection stopped;"
+            " unavailable (503): the event store is unreachable",
+        }
+    )
+    store = fields.Nested(StoreHealth)
+    redis = fields.Nested(RedisHealth)
+    projections = fields.List(fields.Nested(ProjectionLag))
+
+
+class ErrorBody(Schema):
+    code = fields.String(metadata={"description": "a stable word for programs"})
+    message = fields.String(metadata={"description": "what is wrong, in words for people"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "for 422: which field (or header) and why"},
+    )
+    request_id = fields.String(
+        allow_none=True, metadata={"description": "for 5xx: quote it when reporting"}
+    )
+
+
+class ErrorResponse(Schema):
+    error = fields.Nested(ErrorBody, required=True)

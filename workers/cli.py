@@ -135,5 +135,8 @@ def _uuid(value: str) -> UUID:
         raise click.BadParameter(f"{value!r} is not a UUID") from None
 
 
+main.add_command(__import__("workers.importing.cli", fromlist=["import_group"]).import_group)
+__import__("workers.audit_cli", fromlist=["register"]).register(main)  # export, verify
+
 if __name__ == "__main__":
     main()

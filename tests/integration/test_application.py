@@ -385,7 +385,8 @@ def test_events_read_back_carry_actor_and_utc_timestamps(app, people, thread_id)
     app.edit_comment(people["ann"], posted.comment_id, "now")
     app.hide_comment(people["mo"], posted.comment_id, "why", at=AT + timedelta(days=1))
     events = list(app.events.get(posted.comment_id))
-    assert [e.actor_id for e in events] == [people["ann"], people["ann"], people["mo"]]
+    assert [e.actor_id for e in events] == [OPERATOR_ID, people["ann"], people["mo"]]
+    assert events[0].author_id == people["ann"]
     assert events[0].timestamp == AT
     assert events[2].timestamp == AT + timedelta(days=1)
     for event in events:

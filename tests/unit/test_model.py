@@ -214,6 +214,12 @@ def test_comment_explicit_id_wins():
     assert new_comment(comment_id=comment_id, client_key="k").id == comment_id
 
 
+def test_posted_event_records_an_operator_posting_in_an_authors_name():
+    author_id = uuid4()
+    (event,) = new_comment(author_id, actor_id=OPERATOR_ID).collect_events()
+    assert (event.actor_id, event.author_id) == (OPERATOR_ID, author_id)
+
+
 def test_posted_event_carries_who_when_and_where():
     thread_id, parent_id, author_id = uuid4(), uuid4(), uuid4()
     comment = new_comment(author_id, thread_id=thread_id, parent_id=parent_id, text="hi")
@@ -519,6 +525,13 @@ def test_posting_in_another_authors_name_needs_a_moderator(app, people, thread_i
     comment = app.get_comment(posted.comment_id)
     assert comment.author_id == people["ann"]
     assert comment.created_on == AT
+    # The event says who did it (the operator) and in whose name (Ann).
+    (event,) = app.events.get(posted.comment_id)
+    assert (event.actor_id, event.author_id) == (OPERATOR_ID, people["ann"])
+    # A moderator may do it too, and is recorded as the actor.
+    by_mo = app.post_comment(people["mo"], thread_id, "for Bob", author_id=people["bob"])
+    (event,) = app.events.get(by_mo.comment_id)
+    assert (event.actor_id, event.author_id) == (people["mo"], people["bob"])
 
 
 def test_unknown_actor_is_not_authenticated(app, thread_id):

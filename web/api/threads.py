@@ -1,23 +1,54 @@
-"""Threads: list, read (a page of top-level comments with nested replies)."""
+"""Threads: list, open, read (a page of top-level comments with nested replies),
+lock and unlock."""
 
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, request
+from flask import Blueprint, request, url_for
 
 from projections import queries
 from web.api.caching import CACHE_CONTROL, cached_json
+from web.api.common import (
+    after_write,
+    json_body,
+    json_response,
+    load_query,
+    read_limits,
+    services,
+    write_limits,
+)
+from web.api.history import thread_as_of_response
 from web.api.reads import engine, wait_for_position
-from web.auth import is_moderator
-from web.schemas import ThreadPage, ThreadQuery
+from web.auth import is_moderator, require_author
+from web.openapi import operation
+from web.schemas import (
+    Changed,
+    NewThread,
+    OptionalReason,
+    ThreadCreated,
+    ThreadList,
+    ThreadListQuery,
+    ThreadPage,
+    ThreadQuery,
+)
 
 bp = Blueprint("threads", __name__)
 
+PRIVATE = "private, max-age=0, must-revalidate"
+
 _page_schema = ThreadPage()
+_list_schema = ThreadList()
+
+
+def _vary(response):
+    response.headers["Vary"] = "Authorization, Cookie"
+    return response
 
 
 def thread_response(thread_id: str):
-    args = ThreadQuery().load(request.args)
+    if "as_of" in request.args or "at" in request.args:  # time travel: web/api/history.py
+        return thread_as_of_response(thread_id)
+    args = load_query(ThreadQuery())
     wait_for_position(args["min_position"])
     eng = engine()
     row = queries.thread_row(eng, thread_id)
@@ -33,19 +64,140 @@ def thread_response(thread_id: str):
     def build() -> bytes:
         return orjson.dumps(_page_schema.dump(queries.thread_page(eng, thread_id, req)))
 
-    return cached_json(
-        ("thread", thread_id, row["last_position"], eng.generation("threads"), req),
-        build,
-        # A moderator's view includes hidden texts: never let a shared cache keep it.
-        cache_control="private, max-age=0, must-revalidate" if moderator else CACHE_CONTROL,
+    return _vary(
+        cached_json(
+            ("thread", thread_id, row["last_position"], eng.generation("threads"), req),
+            build,
+            # A moderator's view includes hidden texts: never let a shared cache keep it.
+            cache_control=PRIVATE if moderator else CACHE_CONTROL,
+        )
     )
 
 
+_READ_THREAD = dict(
+    tags=["threads"],
+    query=ThreadQuery,
+    auth="optional",
+    cached=True,
+    limited="read",
+    responses={200: (ThreadPage, "A page of top-level comments, each with its replies")},
+    description=(
+        "Moderators (signed in) also see the text and author of hidden comments. Pages"
+        " are keyset-paginated: pass `page.next_cursor` as `cursor` for the next one."
+    ),
+)
+
+
 @bp.get("/threads/<uuid:thread_id>")
+@read_limits
+@operation("Read a thread", **_READ_THREAD)
 def get_thread(thread_id):
     return thread_response(str(thread_id))
 
 
 @bp.get("/threads/by-key/<path:key>")
+@read_limits
+@operation("Read a thread by its key (the host page's URL or slug)", **_READ_THREAD)
 def get_thread_by_key(key: str):
+    if not key.isprintable():
+        # Keys never hold control characters (the domain refuses them), and PostgreSQL
+        # refuses NUL in a query: such a key cannot name a thread.
+        raise queries.NotInView(f"no thread with key {key!r}")
     return thread_response(queries.thread_id_for_key(engine(), key))
+
+
+@bp.get("/threads")
+@read_limits
+@operation(
+    "List threads, most recent activity first",
+    tags=["threads"],
+    query=ThreadListQuery,
+    cached=True,
+    limited="read",
+    responses={200: (ThreadList, "A page of threads; next_cursor reads the next page")},
+)
+def list_threads():
+    args = load_query(ThreadListQuery())
+    wait_for_position(args["min_position"])
+    eng = engine()
+    limit, cursor = args["limit"], args["cursor"]
+
+    def build() -> bytes:
+        return orjson.dumps(_list_schema.dump(queries.list_threads(eng, limit, cursor)))
+
+    # Any change to any thread advances the projection's position: a cheap, exact ETag.
+    return cached_json(
+        ("threads", eng.position("threads"), eng.generation("threads"), limit, cursor), build
+    )
+
+
+@bp.post("/threads")
+@write_limits
+@operation(
+    "Open a thread (moderators)",
+    tags=["threads"],
+    body=NewThread,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={201: (ThreadCreated, "Opened; Location is the thread")},
+    description="409 thread_key_taken when another thread has the same key.",
+)
+def create_thread():
+    author = require_author()
+    data = json_body(NewThread())
+    opened = services().app.open_thread(
+        author.id, data["title"], body=data["body"], key=data["key"]
+    )
+    after_write(opened.position)
+    thread_id = str(opened.thread_id)
+    return json_response(
+        ThreadCreated(),
+        {"id": thread_id, "key": data["key"], "position": opened.position},
+        201,
+        location=url_for("threads.get_thread", thread_id=thread_id),
+    )
+
+
+def _moderate_thread(thread_id, command: str):
+    author = require_author()
+    data = json_body(OptionalReason(), required=False)
+    changed = getattr(services().app, command)(author.id, thread_id, data["reason"])
+    after_write(changed.position)
+    return json_response(
+        Changed(),
+        {"id": str(changed.id), "version": changed.version, "position": changed.position},
+    )
+
+
+_MODERATE = dict(
+    tags=["moderation"],
+    body=OptionalReason,
+    body_required=False,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Done")},
+)
+
+
+@bp.post("/threads/<uuid:thread_id>/lock")
+@write_limits
+@operation(
+    "Lock a thread: no new comments or edits (moderators)",
+    description="409 invalid_transition when it is locked already.",
+    **_MODERATE,
+)
+def lock_thread(thread_id):
+    return _moderate_thread(thread_id, "lock_thread")
+
+
+@bp.post("/threads/<uuid:thread_id>/unlock")
+@write_limits
+@operation(
+    "Unlock a thread (moderators)",
+    description="409 invalid_transition when it is not locked.",
+    **_MODERATE,
+)
+def unlock_thread(thread_id):
+    return _moderate_thread(thread_id, "unlock_thread")

@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from html.parser import HTMLParser
 
 PARAGRAPH_TAGS = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 blockquote pre ul ol dl table hr section article header footer"
-    " aside nav figure figcaption address form fieldset details summary main center".split()
-)
-LINE_TAGS = frozenset("li tr dt dd caption".split())
+    {
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "dl", "table", "hr",
+        "section", "article", "header", "footer", "aside", "nav", "figure", "figcaption",
+        "address", "form", "fieldset", "details", "summary", "main", "center",
+    }
+)  # fmt: skip
+LINE_TAGS = frozenset(["li", "tr", "dt", "dd", "caption"])
 CELL_TAGS = frozenset(("td", "th"))
 DROPPED_TAGS = frozenset(("script", "style", "template", "head", "title"))
 
-_WHITESPACE = re.compile(r"(\s+)")  # on text already out of the parser, not on HTML
 _BLANK_LINES = re.compile(r"\n{3,}")
 _LINE_END_SPACE = re.compile(r"[ \t]+\n")
 
@@ -47,12 +48,11 @@ def html_to_text(source: str | None, *, keep_newlines: bool = False) -> str:
     if not source:
         return ""
     source = source.replace("\r\n", "\n").replace("\r", "\n")
+    if "<" not in source and "&" not in source:  # no markup: skip the parser, same rules
+        return _finish(_words(source.strip(), keep_newlines))
     builder = _TextBuilder(keep_newlines)
-    if "<" not in source and "&" not in source:
-        builder.handle_data(source)  # no markup: skip the parser, same rules
-    else:
-        builder.feed(source)
-        builder.close()
+    builder.feed(source)
+    builder.close()
     return builder.result()
 
 
@@ -64,20 +64,44 @@ def plain_line(value: str | None, max_length: int) -> str:
     name like "<b>Bob</b>" stays as written (the product escapes what it shows)."""
     if not value:
         return ""
-    text = html.unescape(value)
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
-    text = " ".join(text.split())
+    text = " ".join(html.unescape(value).translate(_CONTROLS_TO_SPACE).split())
     if len(text) > max_length:
         text = text[: max_length - 1].rstrip() + "…"
     return text
 
 
-def _remove_controls(text: str) -> str:
-    if text.isprintable():
-        return text
-    return "".join(
-        c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc"
-    )
+_CONTROL_CODES = (*range(0x00, 0x20), *range(0x7F, 0xA0))  # Unicode category Cc
+_CONTROLS = {code: None for code in _CONTROL_CODES if chr(code) not in "\n\t"}
+_CONTROLS_TO_SPACE = dict.fromkeys(_CONTROL_CODES, " ")
+
+
+def _finish(text: str) -> str:
+    """Controls other than newline and tab removed, no spaces at line ends, at most
+    one blank line in a row, trimmed."""
+    if not text.isprintable():
+        text = text.translate(_CONTROLS)
+    text = _LINE_END_SPACE.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+def _words(text: str, keep_newlines: bool) -> str:
+    """Text with no leading or trailing whitespace, each run of whitespace made one
+    space -- or, keeping newlines, a newline (one in the run) or a blank line (more)."""
+    if not keep_newlines or "\n" not in text:
+        return " ".join(text.split())
+    out: list[str] = []
+    blank = False
+    for line in text.split("\n"):
+        words = line.split()
+        if not words:
+            blank = True
+            continue
+        if out:
+            out.append("\n\n" if blank else "\n")
+        out.append(" ".join(words))
+        blank = False
+    return "".join(out)
 
 
 class _TextBuilder(HTMLParser):
@@ -87,6 +111,8 @@ class _TextBuilder(HTMLParser):
         self.parts: list[str] = []
         self.pending_break = 0  # newlines owed before the next text (0, 1 or 2)
         self.pending_space = False
+        self.soft = False  # the pending newline came from the source and may be undone
+        self.line_start = True  # nothing written since the last break
         self.dropped = 0  # depth inside script/style
         self.pre = 0  # depth inside pre
         self.lists: list[int | None] = []  # None for ul, the next number for ol
@@ -103,11 +129,15 @@ class _TextBuilder(HTMLParser):
                 self.parts.append(" ")
         self.pending_break = 0
         self.pending_space = False
+        self.soft = False
+        self.line_start = False
         self.parts.append(text)
 
     def _break(self, newlines: int) -> None:
         self.pending_break = max(self.pending_break, newlines)
         self.pending_space = False
+        self.soft = False
+        self.line_start = True
 
     def _newline(self) -> None:
         """A hard line break (`br`): two in a row make a blank line."""
@@ -117,12 +147,11 @@ class _TextBuilder(HTMLParser):
                 self.pending_break = 0
             self.parts.append("\n")
         self.pending_space = False
+        self.soft = False
+        self.line_start = True
 
     def result(self) -> str:
-        text = _remove_controls("".join(self.parts))
-        text = _LINE_END_SPACE.sub("\n", text)
-        text = _BLANK_LINES.sub("\n\n", text)
-        return text.strip()
+        return _finish("".join(self.parts))
 
     # ---- parser callbacks --------------------------------------------------------
 
@@ -132,15 +161,30 @@ class _TextBuilder(HTMLParser):
         if self.pre:
             self._emit(data)
             return
-        for index, piece in enumerate(_WHITESPACE.split(data)):
-            if not piece:
-                continue
-            if index % 2 == 0:  # words
-                self._emit(piece)
-            elif self.keep_newlines and "\n" in piece:
-                self._break(min(piece.count("\n"), 2))
-            elif not self.pending_break:
-                self.pending_space = True
+        core = data.strip()
+        if not core:
+            self._whitespace(data, leading=True, trailing=True)
+            return
+        if data[0] != core[0]:
+            self._whitespace(data[: data.index(core[0])], leading=True, trailing=False)
+        self._emit(_words(core, self.keep_newlines))
+        if data[-1] != core[-1]:
+            self._whitespace(data[data.rindex(core[-1]) + 1 :], leading=False, trailing=True)
+
+    def _whitespace(self, run: str, *, leading: bool, trailing: bool) -> None:
+        """Whitespace before or after the words of a piece of text."""
+        newlines = run.count("\n") if self.keep_newlines else 0
+        if newlines >= 2:
+            self._break(2)
+        elif newlines == 1:
+            # Like WordPress: a newline right after a block or a <br> adds nothing;
+            # one right before a tag is undone if that tag is a table cell.
+            if leading and self.line_start:
+                return
+            self._break(1)
+            self.soft = trailing
+        elif not self.pending_break:
+            self.pending_space = True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in DROPPED_TAGS:
@@ -149,14 +193,13 @@ class _TextBuilder(HTMLParser):
             return
         elif tag == "br":
             self._newline()
+        elif tag in ("ul", "ol"):
+            self._break(1 if self.lists else 2)  # a nested list starts a line
+            self.lists.append(None if tag == "ul" else 1)
         elif tag in PARAGRAPH_TAGS:
             self._break(2)
             if tag == "pre":
                 self.pre += 1
-            elif tag == "ul":
-                self.lists.append(None)
-            elif tag == "ol":
-                self.lists.append(1)
         elif tag == "li":
             self._break(1)
             self._list_marker()
@@ -164,6 +207,9 @@ class _TextBuilder(HTMLParser):
             self._break(1)
             self.row_cells = 0
         elif tag in CELL_TAGS:
+            if self.soft:
+                self.pending_break = 0
+                self.soft = False
             if self.row_cells:
                 self.pending_space = not self.pending_break
             self.row_cells += 1
@@ -184,12 +230,14 @@ class _TextBuilder(HTMLParser):
             self.dropped = max(0, self.dropped - 1)
         elif self.dropped:
             return
+        elif tag in ("ul", "ol"):
+            if self.lists:
+                self.lists.pop()
+            self._break(1 if self.lists else 2)
         elif tag in PARAGRAPH_TAGS:
             self._break(2)
             if tag == "pre":
                 self.pre = max(0, self.pre - 1)
-            elif tag in ("ul", "ol") and self.lists:
-                self.lists.pop()
         elif tag in LINE_TAGS:
             self._break(1)
         elif tag == "a" and self.links:
@@ -197,10 +245,11 @@ class _TextBuilder(HTMLParser):
 
     def _list_marker(self) -> None:
         number = self.lists[-1] if self.lists else None
+        indent = "  " * max(0, len(self.lists) - 1)
         if number is None:
-            self._emit("-")
+            self._emit(f"{indent}-")
         else:
-            self._emit(f"{number}.")
+            self._emit(f"{indent}{number}.")
             self.lists[-1] = number + 1
         self.pending_space = True
 
@@ -208,6 +257,8 @@ class _TextBuilder(HTMLParser):
         href = (href or "").strip()
         if not href.lower().startswith(("http://", "https://")):
             return
+        while start < len(self.parts) and not self.parts[start].strip():
+            start += 1  # separators written before the link's text stay
         shown = "".join(self.parts[start:]).strip()
         if not shown:
             self._emit(href)
@@ -215,7 +266,7 @@ class _TextBuilder(HTMLParser):
             return
         elif _is_shortened(shown, href):
             del self.parts[start:]
-            self._emit(href)
+            self.parts.append(href)
         else:
             if not self.pending_break:
                 self.pending_space = True

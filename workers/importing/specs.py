@@ -29,7 +29,7 @@ class ImportFormatError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-@dataclass
+@dataclass(slots=True)
 class CommentSpec:
     source_id: str
     parent_source_id: str | None

@@ -1,0 +1,498 @@
+"""Shared helpers of bench_http.py and bench_pages.py (run by hand, never by the tests).
+
+- temporary stores (a SQLite file in a temp folder; a PostgreSQL database created and
+  dropped here), seeded through the application service with a deterministic thread
+  of realistic comments (text lengths and nesting);
+- servers started in their own process group and always killed in `finally`;
+- the `wrk` load generator (Debian package `wrk`) and the parsing of its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+VENV_BIN = ROOT / ".venv" / "bin"
+PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+# A Redis database index of its own, flushed by the bench at the end.
+REDIS_URL = os.environ.get("DISCUSS_BENCH_REDIS", "redis://127.0.0.1:6379/13")
+SEED_CORPUS = ROOT / "workers" / "data" / "seed-thread.json"
+
+# Very high limits: the bench measures the serving path, not the rate limiter's refusals.
+UNLIMITED = "100000000 per minute"
+
+
+def nproc() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- realistic comments -------------------------------------------------------------------
+
+
+def _sentences() -> list[str]:
+    """Sentences of the demo thread's real comments: the vocabulary of the bench texts."""
+    import json
+
+    data = json.loads(SEED_CORPUS.read_text(encoding="utf-8"))
+    found: list[str] = []
+
+    def walk(items: list[dict]) -> None:
+        for item in items:
+            for part in re.split(r"(?<=[.!?])\s+", item["text"].replace("\n", " ")):
+                part = part.strip()
+                if 20 <= len(part) <= 400:
+                    found.append(part)
+            walk(item.get("replies", []))
+
+    walk(data["comments"])
+    return found
+
+
+@dataclass(frozen=True)
+class PlannedComment:
+    parent: int | None  # index of the parent in the plan, None for top level
+    depth: int
+    author: int  # index into the plan's authors
+    text: str
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    title: str
+    authors: tuple[str, ...]
+    comments: tuple[PlannedComment, ...]
+    tops: int = 0
+    max_depth: int = 0
+    text_chars: int = 0
+    text_median: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"{len(self.comments)} comments ({self.tops} top-level, nesting to depth "
+            f"{self.max_depth}), {len(self.authors)} authors, text median "
+            f"{self.text_median} chars, total {self.text_chars / 1024:.0f} KiB of text"
+        )
+
+
+def plan_thread(
+    n: int,
+    *,
+    seed: int = 7,
+    max_tops: int | None = 50,
+    max_depth: int = 6,
+    authors: int = 40,
+    median_chars: int = 130,
+) -> ThreadPlan:
+    """A deterministic thread of `n` comments.
+
+    Text lengths follow a log-normal law (median `median_chars`, a long tail capped at
+    2,000 characters; some texts have two paragraphs), as comment lengths do on news
+    and blog sites. About one comment in five starts a new top-level branch (at most
+    `max_tops`, so that with the API's default page of 50 the whole thread of 200 is
+    one page); the others reply to a recent comment, at most `max_depth` deep.
+    """
+    rng = random.Random(seed)
+    sentences = _sentences()
+    names = tuple(f"{rng.choice(_FIRST)} {rng.choice(_LAST)} {i}" for i in range(authors))
+    comments: list[PlannedComment] = []
+    tops = 0
+    for i in range(n):
+        target = min(2000, max(12, int(rng.lognormvariate(math.log(median_chars), 0.8))))
+        words: list[str] = []
+        length = 0
+        while length < target:
+            s = rng.choice(sentences)
+            words.append(s)
+            length += len(s) + 1
+        text = " ".join(words)[:target].rsplit(" ", 1)[0].rstrip(",;:") or words[0][:target]
+        if len(text) > 300 and rng.random() < 0.4:
+            cut = text.find(". ", len(text) // 2)
+            if cut > 0:
+                text = text[: cut + 1] + "\n\n" + text[cut + 2 :]
+        eligible = [j for j in range(max(0, i - 40), i) if comments[j].depth < max_depth]
+        top = i == 0 or not eligible or rng.random() < 0.2
+        if max_tops is not None and tops >= max_tops:
+            top = False
+        if top or not eligible:
+            parent, depth = None, 0
+            tops += 1
+        else:
+            # Replies favour recent comments, as conversations do.
+            parent = eligible[-1 - min(len(eligible) - 1, int(rng.expovariate(1 / 6)))]
+            depth = comments[parent].depth + 1
+        comments.append(PlannedComment(parent, depth, rng.randrange(authors), text))
+    lengths = sorted(len(c.text) for c in comments)
+    return ThreadPlan(
+        title=f"A thread of {n} comments",
+        authors=names,
+        comments=tuple(comments),
+        tops=tops,
+        max_depth=max(c.depth for c in comments),
+        text_chars=sum(lengths),
+        text_median=lengths[len(lengths) // 2],
+    )
+
+
+_FIRST = ("Ann", "Bob", "Chidi", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivo", "Jo", "Kai")
+_LAST = ("Smith", "Okafor", "Novak", "Tanaka", "Garcia", "Müller", "Singh", "Berg", "Rossi")
+
+
+@dataclass
+class SeededThread:
+    thread_id: str
+    key: str
+    comment_ids: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def seed_thread(app, plan: ThreadPlan, key: str, progress: bool = False) -> SeededThread:
+    """Open a thread and post the plan's comments through the application service."""
+    from domain.model import OPERATOR_ID
+
+    started = time.perf_counter()
+    authors = [app.register_author(name).author_id for name in plan.authors]
+    opened = app.open_thread(OPERATOR_ID, plan.title, key=key, body="The post the thread is about.")
+    ids: list = []
+    for i, c in enumerate(plan.comments):
+        parent_id = ids[c.parent] if c.parent is not None else None
+        posted = app.post_comment(authors[c.author], opened.thread_id, c.text, parent_id=parent_id)
+        ids.append(posted.comment_id)
+        if progress and (i + 1) % 2000 == 0:
+            print(f"    seeded {i + 1}/{len(plan.comments)} comments", flush=True)
+    return SeededThread(
+        str(opened.thread_id), key, [str(x) for x in ids], time.perf_counter() - started
+    )
+
+
+# ---- temporary stores ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def temp_store(backend: str) -> Iterator:
+    """An initialised, empty store: a temp SQLite file, or a PostgreSQL database created
+    here and dropped (WITH FORCE) on the way out."""
+    from domain.settings import Database
+    from projections.setup import initialise
+
+    if backend == "sqlite":
+        tmp = tempfile.mkdtemp(prefix="discuss-bench-")
+        try:
+            database = Database.from_url(f"sqlite:///{tmp}/bench.db")
+            initialise(database)
+            yield database
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    import psycopg
+
+    name = f"discuss_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+        initialise(database)
+        yield database
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flush_bench_redis() -> None:
+    from redis import Redis
+
+    with contextlib.suppress(Exception):
+        Redis.from_url(REDIS_URL, socket_timeout=2).flushdb()
+
+
+def catch_up(database) -> dict[str, int]:
+    """Bring every projection up to the head of the log, in this process."""
+    from projections.registry import build_engine
+    from projections.setup import open_application
+
+    app = open_application(database)
+    try:
+        engine = build_engine(app, database)
+        try:
+            return {name: engine.catch_up(name) for name in engine.projections}
+        finally:
+            engine.store.close()
+    finally:
+        app.close()
+
+
+def app_env(database, *, redis: bool) -> dict[str, str]:
+    """The environment of a web process of the project on `database`."""
+    env = dict(os.environ)
+    env.update(
+        DISCUSS_DATABASE_URL=database.url,
+        DISCUSS_SECRET_KEY="bench-secret-key-not-for-production",
+        DISCUSS_WRITE_RATE_LIMIT=UNLIMITED,
+        DISCUSS_READ_RATE_LIMIT=UNLIMITED,
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("DISCUSS_REDIS_URL", None)
+    env.pop("DISCUSS_EMBEDDED_RUNNER", None)
+    if redis:
+        env["DISCUSS_REDIS_URL"] = REDIS_URL
+    return env
+
+
+# ---- servers ------------------------------------------------------------------------------
+
+
+class Server:
+    """A process group started here; `stop()` ends the whole group (gunicorn and its
+    workers), SIGTERM then SIGKILL. Use as a context manager so it always ends."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str],
+        port: int | None,
+        ready_path: str = "/",
+        log_dir: str | None = None,
+        cwd: str | Path = ROOT,
+    ):
+        self.name = name
+        self.port = port
+        self.ready_path = ready_path
+        self.log_path = Path(log_dir or tempfile.gettempdir()) / f"bench-{name}-{os.getpid()}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=str(cwd),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early; log:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base + self.ready_path, timeout=5) as r:
+                    r.read()
+                    return
+            except urllib.error.HTTPError:
+                return  # it answers
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s; log:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        self._log.flush()
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # Anything left in the group (a worker that outlived its arbiter).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+GUNICORN_WORKERS = 2
+
+
+def gunicorn_argv(gunicorn: str | Path, target: str, port: int) -> list[str]:
+    """The same gunicorn settings for every server: 2 sync workers, no access log."""
+    return [
+        str(gunicorn),
+        "--workers",
+        str(GUNICORN_WORKERS),
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--timeout",
+        "60",
+        "--log-level",
+        "warning",
+        target,
+    ]
+
+
+# ---- wrk ----------------------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    label: str
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: str
+    raw: str
+
+    @property
+    def ok(self) -> bool:
+        return self.non_2xx == 0 and not self.socket_errors
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}[unit]
+
+
+def parse_wrk(label: str, out: str) -> WrkResult:
+    def pct(p: str) -> float:
+        m = re.search(rf"^\s*{p}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        return _ms(*m.groups()) if m else float("nan")
+
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    requests = int(m.group(1)) if m else 0
+    seconds = _ms(m.group(2), m.group(3)) / 1e3 if m else float("nan")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors:\s+(.*)", out)
+    return WrkResult(
+        label=label,
+        requests=requests,
+        seconds=seconds,
+        rps=float(rps.group(1)) if rps else 0.0,
+        p50_ms=pct("50"),
+        p99_ms=pct("99"),
+        non_2xx=int(non2xx.group(1)) if non2xx else 0,
+        socket_errors=sock.group(1).strip() if sock else "",
+        raw=out,
+    )
+
+
+def require_wrk() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        sys.exit("wrk is not installed: `apt-get install -y wrk` (Debian's package)")
+    return path
+
+
+def run_wrk(
+    label: str,
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 1,
+    script: str | None = None,
+    headers: Sequence[str] = (),
+    timeout_s: int = 10,
+) -> WrkResult:
+    argv = [
+        require_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout_s}s",
+        "--latency",
+    ]
+    for h in headers:
+        argv += ["-H", h]
+    if script:
+        argv += ["-s", script]
+    argv.append(url)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + timeout_s + 30, check=False
+    )
+    return parse_wrk(label, done.stdout + done.stderr)
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def http_json(method: str, url: str, body: dict, headers: dict[str, str] | None = None):
+    import json
+
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def fmt_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for n, r in enumerate(cells):
+        lines.append(
+            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)

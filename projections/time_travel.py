@@ -1,0 +1,614 @@
+"""Time travel: any thread as it was at any position of the log (or any moment).
+
+Three parts:
+
+- `ThreadState`, a pure in-memory reducer of one thread's events. It keeps rows with
+  exactly the columns and values of the live thread view's rows (`tv_threads`,
+  `tv_comments`, `tv_hidden`; projections/thread_view.py), so the web's nesting and
+  paging code (projections/queries.py) reads it like the live tables.
+- `TimeTravel`, a projection that stores, per thread, the compact records needed to
+  replay it, and every `checkpoint_every` events of a thread (K, default 100) a
+  checkpoint: the serialised ThreadState at that event.
+- Reads: `thread_page_as_of` loads the nearest checkpoint at or before the position
+  and replays at most K - 1 records from there; `position_for_time` maps a moment to
+  the position of the thread's last event by then, using the thread's own events'
+  timestamps (imported threads carry their original, past dates).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment, Thread
+from projections import queries
+from projections.db import Sql
+from projections.engine import Engine, Projection, Tables, handles, iso
+from projections.queries import NotInView, PageRequest
+from projections.thread_view import seq_key
+
+DEFAULT_CHECKPOINT_EVERY = 100
+SNAPSHOT_FORMAT = 1
+
+
+class NotYetOpened(NotInView):
+    """The thread exists, but not yet at the position (or moment) asked for."""
+
+
+# ---- records: what replay needs of each event ----------------------------------------------
+
+
+def record_of(
+    event: Any, name_of: Callable[[str], str | None]
+) -> tuple[str, dict[str, Any]] | None:
+    """(thread id, record) of a thread's or comment's event; None for other events.
+    `name_of(author_id)` gives an author's display name (for posts)."""
+    at = iso(event.timestamp)
+    if isinstance(event, Thread.Event):
+        thread_id = str(event.originator_id)
+        if isinstance(event, Thread.Opened):
+            record = {
+                "kind": "opened",
+                "key": event.key,
+                "title": event.title,
+                "body": event.body,
+                "by": str(event.actor_id),
+            }
+        elif isinstance(event, Thread.Retitled):
+            record = {"kind": "retitled", "title": event.title}
+        elif isinstance(event, Thread.Locked):
+            record = {"kind": "locked"}
+        elif isinstance(event, Thread.Unlocked):
+            record = {"kind": "unlocked"}
+        else:
+            return None
+    elif isinstance(event, Comment.Event):
+        thread_id = str(event.thread_id)
+        cid = str(event.originator_id)
+        version = event.originator_version
+        if isinstance(event, Comment.Posted):
+            record = {
+                "kind": "posted",
+                "comment_id": cid,
+                "parent_id": str(event.parent_id) if event.parent_id else None,
+                "author_id": str(event.author_id),
+                "author_name": name_of(str(event.author_id)),
+                "text": event.text,
+                "version": version,
+            }
+        elif isinstance(event, Comment.Edited):
+            record = {"kind": "edited", "comment_id": cid, "text": event.text, "version": version}
+        elif isinstance(event, Comment.Retracted):
+            record = {"kind": "retracted", "comment_id": cid, "reason": event.reason}
+            record["version"] = version
+        elif isinstance(event, Comment.Hidden):
+            record = {"kind": "hidden", "comment_id": cid, "reason": event.reason}
+            record["version"] = version
+        elif isinstance(event, Comment.Restored):
+            record = {"kind": "restored", "comment_id": cid, "version": version}
+        else:
+            return None
+    else:
+        return None
+    record["at"] = at
+    return thread_id, record
+
+
+# ---- the reducer ---------------------------------------------------------------------------
+
+
+class ThreadState:
+    """One thread rebuilt in memory: rows shaped like the live thread view's."""
+
+    def __init__(self, thread_id: str):
+        self.thread_id = str(thread_id)
+        self.thread: dict[str, Any] | None = None  # a tv_threads row
+        self.comments: dict[str, dict[str, Any]] = {}  # tv_comments rows, in seq order
+        self.hidden: dict[str, dict[str, Any]] = {}  # tv_hidden rows
+        self.names: dict[str, str] = {}  # author names, from Author.Registered
+        self.position = 0  # position of the last event of the thread applied
+        self.max_at: str | None = None  # latest timestamp of the thread's events so far
+        self.events = 0  # events of the thread applied
+        self.replayed = 0  # records applied since this state was loaded or created
+        self._by_seq: dict[int, dict[str, Any]] = {}
+
+    # -- applying
+
+    def apply(self, event: Any, position: int) -> None:
+        """Apply any domain event of the log; events of other threads are ignored."""
+        if isinstance(event, Author.Registered):
+            self.names[str(event.originator_id)] = event.name
+            return
+        found = record_of(event, self.names.get)
+        if found is not None and found[0] == self.thread_id:
+            self.apply_record(found[1], position)
+
+    def apply_record(self, record: dict[str, Any], position: int) -> None:
+        kind, at = record["kind"], record["at"]
+        self.replayed += 1
+        self.events += 1
+        self.position = position
+        self.max_at = at if self.max_at is None or self.max_at < at else self.max_at
+        if kind == "opened":
+            self.thread = {
+                "thread_id": self.thread_id,
+                "thread_key": record["key"],
+                "title": record["title"],
+                "body": record["body"],
+                "locked": 0,
+                "opened_by": record["by"],
+                "opened_at": at,
+                "comment_count": 0,
+                "visible_count": 0,
+                "top_level_count": 0,
+                "last_activity_at": at,
+                "last_position": position,
+                "created_position": position,
+            }
+            return
+        getattr(self, f"_{kind}")(record, position, at)
+        self._touch(position, at)
+
+    def _touch(self, position: int, at: str) -> None:
+        thread = self.thread
+        if thread is None:
+            return
+        thread["last_position"] = position
+        if thread["last_activity_at"] < at:
+            thread["last_activity_at"] = at
+
+    def _count(self, column: str, delta: int) -> None:
+        if self.thread is not None:
+            self.thread[column] += delta
+
+    def _retitled(self, record: dict, position: int, at: str) -> None:
+        if self.thread is not None:
+            self.thread["title"] = record["title"]
+
+    def _locked(self, record: dict, position: int, at: str) -> None:
+        if self.thread is not None:
+            self.thread["locked"] = 1
+
+    def _unlocked(self, record: dict, position: int, at: str) -> None:
+        if self.thread is not None:
+            self.thread["locked"] = 0
+
+    def _posted(self, record: dict, position: int, at: str) -> None:
+        parent_id = record["parent_id"]
+        if parent_id is None:
+            root_seq, depth, path, ancestors = position, 0, seq_key(position), []
+        else:
+            parent = self.comments.get(parent_id)
+            if parent is None:
+                raise LookupError(f"parent {parent_id} of comment {record['comment_id']} unknown")
+            root_seq, depth = parent["root_seq"], parent["depth"] + 1
+            path = f"{parent['path']}/{seq_key(position)}"
+            ancestors = [int(part) for part in parent["path"].split("/")]
+        row = {
+            "comment_id": record["comment_id"],
+            "thread_id": self.thread_id,
+            "parent_id": parent_id,
+            "root_seq": root_seq,
+            "seq": position,
+            "depth": depth,
+            "path": path,
+            "author_id": record["author_id"],
+            "author_name": record["author_name"],
+            "text": record["text"],
+            "state": VISIBLE,
+            "state_reason": None,
+            "posted_at": at,
+            "edited_at": None,
+            "edit_count": 0,
+            "version": record["version"],
+            "reply_count": 0,
+            "descendant_count": 0,
+            "last_position": position,
+        }
+        self.comments[row["comment_id"]] = self._by_seq[position] = row
+        for seq in ancestors:
+            ancestor = self._by_seq[seq]
+            ancestor["descendant_count"] += 1
+            if seq == ancestors[-1]:
+                ancestor["reply_count"] += 1
+        self._count("comment_count", 1)
+        self._count("visible_count", 1)
+        self._count("top_level_count", 1 if depth == 0 else 0)
+
+    def _comment(self, record: dict, position: int) -> dict[str, Any]:
+        row = self.comments[record["comment_id"]]
+        row["version"] = record["version"]
+        row["last_position"] = position
+        return row
+
+    def _edited(self, record: dict, position: int, at: str) -> None:
+        row = self._comment(record, position)
+        if row["state"] == HIDDEN:
+            kept = self.hidden.get(row["comment_id"])
+            if kept is not None:
+                kept["text"] = record["text"]
+        else:
+            row["text"] = record["text"]
+        row["edited_at"] = at
+        row["edit_count"] += 1
+
+    def _withdraw(self, row: dict, state: str, reason: str | None) -> None:
+        row.update(state=state, state_reason=reason, text=None, author_id=None, author_name=None)
+
+    def _retracted(self, record: dict, position: int, at: str) -> None:
+        row = self._comment(record, position)
+        was = row["state"]
+        self.hidden.pop(row["comment_id"], None)
+        self._withdraw(row, RETRACTED, record["reason"])
+        self._count("visible_count", -1 if was == VISIBLE else 0)
+
+    def _hidden(self, record: dict, position: int, at: str) -> None:
+        row = self.comments[record["comment_id"]]
+        self.hidden[row["comment_id"]] = {
+            "comment_id": row["comment_id"],
+            "author_id": row["author_id"],
+            "author_name": row["author_name"],
+            "text": row["text"],
+        }
+        self._comment(record, position)
+        self._withdraw(row, HIDDEN, record["reason"])
+        self._count("visible_count", -1)
+
+    def _restored(self, record: dict, position: int, at: str) -> None:
+        row = self._comment(record, position)
+        kept = self.hidden.pop(row["comment_id"])
+        row.update(
+            state=VISIBLE,
+            state_reason=None,
+            author_id=kept["author_id"],
+            author_name=kept["author_name"],
+            text=kept["text"],
+        )
+        self._count("visible_count", 1)
+
+    # -- reading
+
+    def comment_rows(self) -> list[dict[str, Any]]:
+        """Comment rows in posting (seq) order."""
+        return list(self.comments.values())
+
+    def hidden_rows(self) -> list[dict[str, Any]]:
+        return list(self.hidden.values())
+
+    # -- snapshots
+
+    def to_bytes(self) -> bytes:
+        data = {
+            "format": SNAPSHOT_FORMAT,
+            "thread_id": self.thread_id,
+            "thread": self.thread,
+            "comments": self.comment_rows(),
+            "hidden": self.hidden_rows(),
+            "position": self.position,
+            "max_at": self.max_at,
+            "events": self.events,
+        }
+        return zlib.compress(orjson.dumps(data), 1)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ThreadState:
+        data = orjson.loads(zlib.decompress(bytes(blob)))
+        if data.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"unknown checkpoint format {data.get('format')!r}")
+        state = cls(data["thread_id"])
+        state.thread = data["thread"]
+        state.comments = {row["comment_id"]: row for row in data["comments"]}
+        state._by_seq = {row["seq"]: row for row in data["comments"]}
+        state.hidden = {row["comment_id"]: row for row in data["hidden"]}
+        state.position, state.max_at = data["position"], data["max_at"]
+        state.events = data["events"]
+        return state
+
+
+class MemoryRows:
+    """A ThreadState as a row source for projections.queries' nesting and paging."""
+
+    def __init__(self, state: ThreadState):
+        self.state = state
+        self._children: dict[str | None, list[dict]] | None = None
+        self._by_root: dict[int, list[dict]] | None = None
+
+    def _index(self) -> None:
+        children: dict[str | None, list[dict]] = {}
+        by_root: dict[int, list[dict]] = {}
+        for row in self.state.comments.values():  # seq order
+            key = None if row["depth"] == 0 else row["parent_id"]
+            children.setdefault(key, []).append(row)
+            by_root.setdefault(row["root_seq"], []).append(row)
+        self._children, self._by_root = children, by_root
+
+    def thread(self, thread_id: str) -> dict[str, Any]:
+        if self.state.thread is None or thread_id != self.state.thread_id:
+            raise NotInView(f"no thread with id {thread_id}")
+        return self.state.thread
+
+    def comment(self, comment_id: str) -> dict[str, Any] | None:
+        return self.state.comments.get(comment_id)
+
+    def hidden(self, ids: list[str]) -> dict[str, dict]:
+        return {i: self.state.hidden[i] for i in ids if i in self.state.hidden}
+
+    def _candidates(self, parent_id: str | None) -> list[dict]:
+        if self._children is None:
+            self._index()
+        return self._children.get(parent_id, [])
+
+    def page(
+        self, thread_id: str, parent_id: str | None, req: PageRequest
+    ) -> tuple[list[dict], bool]:
+        rows = self._candidates(parent_id)
+        if req.sort == "newest":
+            rows = rows[::-1]
+            if req.cursor is not None:
+                rows = [r for r in rows if r["seq"] < req.cursor]
+        elif req.cursor is not None:
+            rows = [r for r in rows if r["seq"] > req.cursor]
+        return rows[: req.limit], len(rows) > req.limit
+
+    def subtree(self, thread_id: str, top: dict, max_depth: int) -> list[dict]:
+        if self._by_root is None:
+            self._index()
+        prefix = top["path"] + "/"
+        end = prefix + "~"
+        rows = [
+            r
+            for r in self._by_root.get(top["root_seq"], [])
+            if prefix < r["path"] < end and r["depth"] <= max_depth
+        ]
+        rows.sort(key=lambda r: r["path"])
+        return rows
+
+    def remaining(
+        self, thread_id: str, parent_id: str | None, last_seq: int, req: PageRequest
+    ) -> int:
+        rows = self._candidates(parent_id)
+        if req.sort == "newest":
+            return sum(1 for r in rows if r["seq"] < last_seq)
+        return sum(1 for r in rows if r["seq"] > last_seq)
+
+
+def page_from_state(state: ThreadState, req: PageRequest) -> dict[str, Any]:
+    """queries.thread_page's result for a thread rebuilt in memory."""
+    return queries.page_of_thread(MemoryRows(state), state.thread_id, req)
+
+
+# ---- the projection ------------------------------------------------------------------------
+
+
+def _checkpoint_every() -> int:
+    value = os.environ.get("DISCUSS_CHECKPOINT_EVERY")
+    return int(value) if value else DEFAULT_CHECKPOINT_EVERY
+
+
+class TimeTravel(Projection):
+    name = "time_travel"
+    prefix = "tt"
+    ddl = {
+        # The records of each thread's events, for replay.
+        "events": """CREATE TABLE IF NOT EXISTS {events} (
+            thread_id TEXT NOT NULL,
+            position BIGINT NOT NULL,
+            n INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            max_at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            comment_id TEXT,
+            record TEXT NOT NULL,
+            PRIMARY KEY (thread_id, position))""",
+        # Per thread: events so far, the latest time, the last checkpoint.
+        "threads": """CREATE TABLE IF NOT EXISTS {threads} (
+            thread_id TEXT PRIMARY KEY,
+            events INTEGER NOT NULL,
+            opened_position BIGINT,
+            opened_at TEXT,
+            last_position BIGINT NOT NULL,
+            max_at TEXT NOT NULL,
+            checkpoint_events INTEGER NOT NULL DEFAULT 0)""",
+        "checkpoints": """CREATE TABLE IF NOT EXISTS {checkpoints} (
+            thread_id TEXT NOT NULL,
+            position BIGINT NOT NULL,
+            events INTEGER NOT NULL,
+            state BYTEA NOT NULL,
+            PRIMARY KEY (thread_id, position))""",
+        "authors": """CREATE TABLE IF NOT EXISTS {authors} (
+            author_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL)""",
+    }
+    indexes = [
+        # max_at grows with the position within a thread: time -> position is one seek.
+        "CREATE INDEX IF NOT EXISTS {events}_time ON {events} (thread_id, max_at, position)",
+        "CREATE INDEX IF NOT EXISTS {events}_comment ON {events} (comment_id)",
+    ]
+
+    def __init__(self, checkpoint_every: int | None = None):
+        self.checkpoint_every = max(1, checkpoint_every or _checkpoint_every())
+
+    @handles(Author.Registered)
+    def author_registered(self, sql: Sql, t: Tables, e: Author.Registered, pos: int) -> None:
+        sql.execute(
+            f"INSERT INTO {t.authors} (author_id, name) VALUES (?, ?)",
+            (str(e.originator_id), e.name),
+        )
+
+    @handles(
+        Thread.Opened,
+        Thread.Retitled,
+        Thread.Locked,
+        Thread.Unlocked,
+        Comment.Posted,
+        Comment.Edited,
+        Comment.Retracted,
+        Comment.Hidden,
+        Comment.Restored,
+    )
+    def thread_event(self, sql: Sql, t: Tables, e: Any, pos: int) -> None:
+        def name_of(author_id: str) -> str | None:
+            return sql.execute(
+                f"SELECT name FROM {t.authors} WHERE author_id = ?", (author_id,)
+            ).scalar()
+
+        thread_id, record = record_of(e, name_of)
+        at = record["at"]
+        head = sql.execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,)).one()
+        n = (head["events"] if head else 0) + 1
+        max_at = max(head["max_at"], at) if head else at
+        sql.execute(
+            f"INSERT INTO {t.events} (thread_id, position, n, at, max_at, kind, comment_id,"
+            " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                thread_id,
+                pos,
+                n,
+                at,
+                max_at,
+                record["kind"],
+                record.get("comment_id"),
+                orjson.dumps(record).decode(),
+            ),
+        )
+        if head is None:
+            opened = record["kind"] == "opened"
+            sql.execute(
+                f"INSERT INTO {t.threads} (thread_id, events, opened_position, opened_at,"
+                " last_position, max_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (thread_id, n, pos if opened else None, at if opened else None, pos, max_at),
+            )
+            checkpointed = 0
+        else:
+            sql.execute(
+                f"UPDATE {t.threads} SET events = ?, last_position = ?, max_at = ?"
+                " WHERE thread_id = ?",
+                (n, pos, max_at, thread_id),
+            )
+            checkpointed = head["checkpoint_events"]
+        if n - checkpointed >= self.checkpoint_every:
+            state = load_state(sql, t, thread_id, pos)
+            sql.execute(
+                f"INSERT INTO {t.checkpoints} (thread_id, position, events, state)"
+                " VALUES (?, ?, ?, ?)",
+                (thread_id, pos, n, state.to_bytes()),
+            )
+            sql.execute(
+                f"UPDATE {t.threads} SET checkpoint_events = ? WHERE thread_id = ?",
+                (n, thread_id),
+            )
+
+
+def load_state(sql: Sql, t: Tables, thread_id: str, position: int) -> ThreadState:
+    """The thread at `position`: the nearest checkpoint at or before it, plus the records
+    after the checkpoint (fewer than K). `replayed` counts those records."""
+    checkpoint = sql.execute(
+        f"SELECT position, state FROM {t.checkpoints} WHERE thread_id = ? AND position <= ?"
+        " ORDER BY position DESC LIMIT 1",
+        (thread_id, position),
+    ).one()
+    if checkpoint is None:
+        state, start = ThreadState(thread_id), 0
+    else:
+        state, start = ThreadState.from_bytes(checkpoint["state"]), int(checkpoint["position"])
+    state.replayed = 0
+    rows = sql.execute(
+        f"SELECT position, record FROM {t.events} WHERE thread_id = ? AND position > ?"
+        " AND position <= ? ORDER BY position",
+        (thread_id, start, position),
+    ).all()
+    for row in rows:
+        state.apply_record(orjson.loads(row["record"]), int(row["position"]))
+    return state
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+def _tables(engine: Engine) -> Tables:
+    return engine.tables("time_travel")
+
+
+def thread_span(engine: Engine, thread_id: str) -> dict[str, Any] | None:
+    """What time travel knows of a thread: events, opening, last position and time."""
+    t = _tables(engine)
+    return (
+        engine.store.reader()
+        .execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,))
+        .one()
+    )
+
+
+def state_at(engine: Engine, thread_id: str, position: int) -> ThreadState:
+    """The thread as it was at `position`; NotInView if unknown, NotYetOpened if it was
+    opened later."""
+    span = thread_span(engine, thread_id)
+    if span is None or span["opened_position"] is None:
+        raise NotInView(f"no thread with id {thread_id}")
+    if position < span["opened_position"]:
+        raise NotYetOpened(
+            f"thread {thread_id} did not exist yet at position {position}: it was opened at"
+            f" position {span['opened_position']} ({span['opened_at']})"
+        )
+    return load_state(engine.store.reader(), _tables(engine), thread_id, position)
+
+
+def _as_of(state: ThreadState) -> dict[str, Any]:
+    return {"position": state.position, "at": state.max_at}
+
+
+def thread_page_as_of(
+    engine: Engine, thread_id: str, req: PageRequest, position: int
+) -> dict[str, Any]:
+    """queries.thread_page's result as the thread was at `position`, plus
+    "as_of": {"position": the thread's last event at or before it, "at": its time}."""
+    state = state_at(engine, thread_id, position)
+    page = page_from_state(state, req)
+    page["as_of"] = _as_of(state)
+    return page
+
+
+def comment_subtree_as_of(
+    engine: Engine, comment_id: str, req: PageRequest, position: int
+) -> dict[str, Any]:
+    """queries.comment_subtree's result as the comment was at `position`, plus "as_of"."""
+    t = _tables(engine)
+    thread_id = (
+        engine.store.reader()
+        .execute(f"SELECT thread_id FROM {t.events} WHERE comment_id = ? LIMIT 1", (comment_id,))
+        .scalar()
+    )
+    if thread_id is None:
+        raise NotInView(f"no comment with id {comment_id}")
+    state = state_at(engine, thread_id, position)
+    if comment_id not in state.comments:
+        raise NotYetOpened(f"comment {comment_id} did not exist yet at position {position}")
+    page = queries.subtree_of_comment(MemoryRows(state), comment_id, req)
+    page["as_of"] = _as_of(state)
+    return page
+
+
+def time_key(when: datetime) -> str:
+    """A moment as the stored timestamps are written (UTC ISO; naive means UTC)."""
+    return iso(when if when.tzinfo else when.replace(tzinfo=UTC))
+
+
+def position_for_time(engine: Engine, thread_id: str, when: datetime) -> int | None:
+    """The position of the thread's last event at `when` (its events up to the first one
+    dated later); None if the thread did not exist yet then."""
+    t = _tables(engine)
+    found = (
+        engine.store.reader()
+        .execute(
+            f"SELECT position FROM {t.events} WHERE thread_id = ? AND max_at <= ?"
+            " ORDER BY max_at DESC, position DESC LIMIT 1",
+            (thread_id, time_key(when)),
+        )
+        .scalar()
+    )
+    return int(found) if found is not None else None

@@ -1,0 +1,219 @@
+"""The one error shape for every failure, and the status of each kind of mistake:
+400 malformed JSON, 401, 404, 405, 413, 415, 422, 429, 500 (with a request id that
+is logged) and 503 (the event store unreachable)."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+
+import psycopg
+import pytest
+from eventsourcing import persistence
+
+from tests.api.conftest import API, assert_error
+from web.auth import COOKIE_NAME
+
+
+@pytest.fixture
+def database(sqlite_database):
+    """Error handling is the web layer's: SQLite is enough here (the outage tests and
+    the rest of the suite use PostgreSQL too)."""
+    return sqlite_database
+
+
+def test_malformed_json_is_400(client, member, thread):
+    url = f"{API}/threads/{thread['id']}/comments"
+    for data in ["{", "[1,", '{"text": "x",}', "\xff", "NaN", "{" * 5000 + "}" * 5000]:
+        response = client.post(url, data=data, content_type="application/json", headers=member.headers)
+        assert_error(response, 400, "malformed_json")
+    empty = client.post(url, data="", content_type="application/json", headers=member.headers)
+    assert_error(empty, 400, "malformed_json")
+
+
+def test_json_that_is_not_an_object_is_422(client, member, thread):
+    url = f"{API}/threads/{thread['id']}/comments"
+    for body in [[], "text", 3, None]:
+        response = client.post(url, json=body, headers=member.headers)
+        assert_error(response, 422, "validation_failed")
+
+
+def test_writes_must_be_json_415(client, member, moderator, thread):
+    url = f"{API}/threads/{thread['id']}/comments"
+    form = client.post(url, data={"text": "x"}, headers=member.headers)
+    assert_error(form, 415, "unsupported_media_type")
+    plain = client.post(url, data='{"text": "x"}', content_type="text/plain", headers=member.headers)
+    assert_error(plain, 415)
+    missing = client.post(url, headers=member.headers)
+    assert_error(missing, 415)
+    # +json media types are JSON too
+    vendor = client.post(
+        url, data='{"text": "x"}', content_type="application/vnd.api+json", headers=member.headers
+    )
+    assert vendor.status_code == 201
+    # A bodyless write needs no content type with a bearer token...
+    lock = client.post(f"{API}/threads/{thread['id']}/lock", headers=moderator.headers)
+    assert lock.status_code == 200
+    # ...but a non-JSON body on it is still refused.
+    unlock = client.post(
+        f"{API}/threads/{thread['id']}/unlock", data="reason=x", content_type="text/plain",
+        headers=moderator.headers,
+    )
+    assert_error(unlock, 415)
+
+
+def test_cookie_signed_in_writes_must_say_json(client, moderator, thread):
+    """The pages' cookie authenticates API calls too; a cross-site form could send it
+    with a bodyless POST, so without a bearer token writes must be JSON (which a form
+    cannot send, and which cross-origin needs a CORS preflight for)."""
+    client.set_cookie(COOKIE_NAME, moderator.token)
+    url = f"{API}/threads/{thread['id']}/lock"
+    assert_error(client.post(url), 415)
+    assert_error(client.post(url, data="", content_type="text/plain"), 415)
+    assert client.post(url, json={}).status_code == 200
+
+
+def test_401_for_a_malformed_or_wrong_token(client, thread):
+    url = f"{API}/threads/{thread['id']}/comments"
+    for header in ["Bearer", "Bearer nope", "Token abc", f"Bearer {uuid.uuid4()}.secret"]:
+        response = client.post(url, json={"text": "x"}, headers={"Authorization": header})
+        assert_error(response, 401, "unauthenticated")
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    # Reads look at the token too (moderators see more): a bad one is refused, not ignored.
+    read = client.get(f"{API}/threads/{thread['id']}", headers={"Authorization": "Bearer nope"})
+    assert_error(read, 401)
+
+
+def test_404_and_405_have_the_error_shape(client):
+    assert_error(client.get(f"{API}/nothing-here"), 404, "not_found")
+    assert_error(client.get(f"{API}/comments/{uuid.uuid4()}"), 404)
+    response = client.put(f"{API}/threads")
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_bodies_above_the_limit_are_413(app_factory, member, thread):
+    client = app_factory(max_body_bytes=1000).test_client()
+    url = f"{API}/threads/{thread['id']}/comments"
+    response = client.post(url, json={"text": "x" * 2000}, headers=member.headers)
+    assert_error(response, 413, "request_entity_too_large")
+    small = client.post(url, json={"text": "x" * 500}, headers=member.headers)
+    assert small.status_code == 201
+
+
+def test_text_over_the_domain_limit_is_422(client, member, thread):
+    response = client.post(
+        f"{API}/threads/{thread['id']}/comments", json={"text": "x" * 20_001}, headers=member.headers
+    )
+    assert "text" in assert_error(response, 422, "text_too_long")["fields"]
+
+
+def test_writes_are_limited_per_address_and_per_author(app_factory, member, other_member, thread):
+    client = app_factory(write_rate_limit="3 per minute").test_client()
+    url = f"{API}/threads/{thread['id']}/comments"
+
+    def write(caller, address):
+        return client.post(
+            url, json={"text": "x"}, headers=caller.headers, environ_base={"REMOTE_ADDR": address}
+        )
+
+    # Per author: the same author from two addresses.
+    assert [write(member, "192.0.2.1").status_code for _ in range(3)] == [201] * 3
+    limited = write(member, "192.0.2.2")
+    assert_error(limited, 429, "too_many_requests")
+    assert int(limited.headers["Retry-After"]) > 0
+    # Per address: another author from the first address.
+    assert_error(write(other_member, "192.0.2.1"), 429)
+    # Another author from a fresh address is not limited.
+    assert write(other_member, "192.0.2.3").status_code == 201
+    # Registration is a write too (per address).
+    for _ in range(3):
+        client.post(f"{API}/authors", json={"name": "n"}, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    again = client.post(f"{API}/authors", json={"name": "n"}, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    assert_error(again, 429)
+
+
+def test_a_forged_token_does_not_use_up_its_authors_budget(app_factory, member, thread):
+    client = app_factory(write_rate_limit="2 per minute").test_client()
+    url = f"{API}/threads/{thread['id']}/comments"
+    forged = {"Authorization": f"Bearer {member.id}.guessed-secret"}
+    for n in range(3):
+        response = client.post(
+            url, json={"text": "x"}, headers=forged, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}
+        )
+        assert_error(response, 401)
+    ok = client.post(
+        url, json={"text": "x"}, headers=member.headers, environ_base={"REMOTE_ADDR": "198.51.100.99"}
+    )
+    assert ok.status_code == 201
+
+
+def test_reads_are_limited_per_address_but_health_is_not(app_factory, thread):
+    client = app_factory(read_rate_limit="2 per minute").test_client()
+    url = f"{API}/threads/{thread['id']}"
+    client.get(url)
+    client.get(url)
+    assert_error(client.get(url), 429)
+    assert all(client.get(f"{API}/health").status_code == 200 for _ in range(4))
+
+
+def test_a_500_is_logged_with_the_request_id_it_answers(flask_app, caplog):
+    def broken():
+        raise RuntimeError("a bug")
+
+    flask_app.add_url_rule(f"{API}/broken", "broken", broken)
+    client = flask_app.test_client()
+    with caplog.at_level(logging.ERROR):
+        response = client.get(f"{API}/broken")
+    error = assert_error(response, 500, "internal_error")
+    assert "a bug" not in response.get_data(as_text=True)  # no internals leak
+    request_id = error["request_id"]
+    assert request_id and response.headers["X-Request-Id"] == request_id
+    assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)
+
+    given = client.get(f"{API}/broken", headers={"X-Request-Id": "trace-1234"})
+    assert given.json["error"]["request_id"] == "trace-1234"
+    forged = client.get(f"{API}/broken", headers={"X-Request-Id": "x" * 500})
+    assert forged.json["error"]["request_id"] != "x" * 500
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("connection refused"),
+        psycopg.InterfaceError("connection closed"),
+        sqlite3.OperationalError("database is locked"),
+        persistence.OperationalError("couldn't get a connection after 5.00 sec"),
+        persistence.InterfaceError("unable to open database file"),
+    ],
+    ids=lambda e: f"{type(e).__module__}.{type(e).__name__}",
+)
+def test_store_errors_are_503_with_retry_after(flask_app, error):
+    def unreachable():
+        raise error
+
+    flask_app.add_url_rule(f"{API}/unreachable", "unreachable", unreachable)
+    response = flask_app.test_client().get(f"{API}/unreachable")
+    assert_error(response, 503, "store_unavailable")
+    assert response.headers["Retry-After"] == "5"
+
+
+def test_cors_allows_only_configured_origins(app_factory, thread):
+    client = app_factory(cors_origins=("https://site.example",)).test_client()
+    url = f"{API}/threads/{thread['id']}"
+    allowed = client.get(url, headers={"Origin": "https://site.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert "ETag" in allowed.headers["Access-Control-Expose-Headers"]
+    other = client.get(url, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = client.options(
+        f"{API}/comments/{uuid.uuid4()}",
+        headers={
+            "Origin": "https://site.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "If-Match, Authorization, Content-Type",
+        },
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert "if-match" in preflight.headers["Access-Control-Allow-Headers"].lower()

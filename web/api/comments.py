@@ -1,0 +1,243 @@
+"""Comments: read one with a page of its subtree, post, edit, retract, hide, restore."""
+
+from __future__ import annotations
+
+import orjson
+from flask import Blueprint, request, url_for
+
+from projections import queries
+from web.api.caching import CACHE_CONTROL, cached_json
+from web.api.common import (
+    after_write,
+    json_body,
+    json_response,
+    load_headers,
+    load_query,
+    read_limits,
+    services,
+    write_limits,
+)
+from web.api.reads import comment_etag_parts, engine, wait_for_position
+from web.auth import is_moderator, require_author
+from web.errors import ApiError
+from web.openapi import operation
+from web.schemas import (
+    Changed,
+    CommentPage,
+    CommentPosted,
+    EditComment,
+    EditHeaders,
+    NewComment,
+    OptionalReason,
+    PostCommentHeaders,
+    RequiredReason,
+    ThreadQuery,
+)
+
+bp = Blueprint("comments", __name__)
+
+PRIVATE = "private, max-age=0, must-revalidate"
+
+_page_schema = CommentPage()
+
+
+@bp.get("/comments/<uuid:comment_id>")
+@read_limits
+@operation(
+    "Read a comment with a page of its replies",
+    tags=["comments"],
+    query=ThreadQuery,
+    auth="optional",
+    cached=True,
+    limited="read",
+    responses={200: (CommentPage, "The comment, its thread, and a page of its replies")},
+    description=(
+        "Where a thread page says `more_replies.continue_from`, read on here. `limit` and"
+        " `cursor` page through the comment's direct replies; `depth` is counted below"
+        " them. The ETag is for caching: to edit, send the comment's `version` as If-Match."
+    ),
+)
+def get_comment(comment_id):
+    comment_id = str(comment_id)
+    args = load_query(ThreadQuery())
+    wait_for_position(args["min_position"])
+    eng = engine()
+    thread_id, last_position = comment_etag_parts(eng, comment_id)
+    moderator = is_moderator()
+    req = queries.PageRequest(
+        limit=args["limit"],
+        cursor=args["cursor"],
+        depth=args["depth"],
+        sort=args["sort"],
+        moderator=moderator,
+    )
+
+    def build() -> bytes:
+        return orjson.dumps(_page_schema.dump(queries.comment_subtree(eng, comment_id, req)))
+
+    response = cached_json(
+        ("comment", comment_id, thread_id, last_position, eng.generation("threads"), req),
+        build,
+        cache_control=PRIVATE if moderator else CACHE_CONTROL,
+    )
+    response.headers["Vary"] = "Authorization, Cookie"
+    return response
+
+
+@bp.post("/threads/<uuid:thread_id>/comments")
+@write_limits
+@operation(
+    "Post a comment, or a reply (parent_id)",
+    tags=["comments"],
+    body=NewComment,
+    headers=PostCommentHeaders,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={
+        201: (CommentPosted, "Posted; Location is the comment"),
+        200: (
+            CommentPosted,
+            "A retry with an Idempotency-Key already used by this author in this thread:"
+            " the original comment, nothing posted (always 200, never 201)",
+        ),
+    },
+    description=(
+        "409 thread_locked when the thread is locked, comment_retracted when the parent"
+        " is retracted; 422 when the parent is not in this thread. Send an"
+        " Idempotency-Key to retry safely: the first post answers 201, every retry with"
+        " the same key answers 200 with the same comment (`replayed: true`)."
+    ),
+)
+def post_comment(thread_id):
+    author = require_author()
+    data = json_body(NewComment())
+    headers = load_headers(PostCommentHeaders())
+    posted = services().app.post_comment(
+        author.id,
+        thread_id,
+        data["text"],
+        parent_id=data["parent_id"],
+        client_key=headers["idempotency_key"],
+    )
+    after_write(posted.position)
+    comment_id = str(posted.comment_id)
+    return json_response(
+        CommentPosted(),
+        {
+            "comment": comment_id,
+            "thread_id": str(posted.thread_id),
+            "version": posted.version,
+            "position": posted.position,
+            "replayed": not posted.created,
+        },
+        201 if posted.created else 200,
+        location=url_for("comments.get_comment", comment_id=comment_id),
+    )
+
+
+def _changed(changed) -> dict:
+    return {"id": str(changed.id), "version": changed.version, "position": changed.position}
+
+
+@bp.patch("/comments/<uuid:comment_id>")
+@write_limits
+@operation(
+    "Edit a comment (its author or a moderator)",
+    tags=["comments"],
+    body=EditComment,
+    headers=EditHeaders,
+    auth="required",
+    limited="write",
+    errors=(409, 412, 428),
+    responses={200: (Changed, "Edited; ETag is the new version")},
+    description=(
+        "If-Match must carry the version the edit is based on (`version` of the comment"
+        " as read): 412 version_conflict when another change came first (the response's"
+        " ETag is the current version), 428 when If-Match is missing. 409 when the thread"
+        " is locked or the comment retracted (or hidden, for its author)."
+    ),
+)
+def edit_comment(comment_id):
+    author = require_author()
+    if "If-Match" not in request.headers:
+        raise ApiError(
+            428,
+            "precondition_required",
+            "send If-Match with the version of the comment you are editing",
+        )
+    headers = load_headers(EditHeaders())
+    data = json_body(EditComment())
+    changed = services().app.edit_comment(
+        author.id,
+        comment_id,
+        data["text"],
+        expected_version=headers["if_match"],
+        reason=data["reason"],
+    )
+    after_write(changed.position)
+    return json_response(
+        Changed(), _changed(changed), headers={"ETag": f'"{changed.version}"'}
+    )
+
+
+@bp.delete("/comments/<uuid:comment_id>")
+@write_limits
+@operation(
+    "Retract a comment (its author or a moderator)",
+    tags=["comments"],
+    body=OptionalReason,
+    body_required=False,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Retracted: a placeholder keeps its place and replies")},
+    description="409 comment_retracted when it is retracted already.",
+)
+def retract_comment(comment_id):
+    author = require_author()
+    data = json_body(OptionalReason(), required=False)
+    changed = services().app.retract_comment(author.id, comment_id, data["reason"])
+    after_write(changed.position)
+    return json_response(Changed(), _changed(changed))
+
+
+@bp.post("/comments/<uuid:comment_id>/hide")
+@write_limits
+@operation(
+    "Hide a comment (moderators)",
+    tags=["moderation"],
+    body=RequiredReason,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Hidden: readers see a placeholder, moderators the text")},
+    description="409 when it is hidden already or retracted.",
+)
+def hide_comment(comment_id):
+    author = require_author()
+    data = json_body(RequiredReason())
+    changed = services().app.hide_comment(author.id, comment_id, data["reason"])
+    after_write(changed.position)
+    return json_response(Changed(), _changed(changed))
+
+
+@bp.post("/comments/<uuid:comment_id>/restore")
+@write_limits
+@operation(
+    "Restore a hidden comment (moderators)",
+    tags=["moderation"],
+    body=OptionalReason,
+    body_required=False,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Restored")},
+    description="409 invalid_transition when it is not hidden.",
+)
+def restore_comment(comment_id):
+    author = require_author()
+    data = json_body(OptionalReason(), required=False)
+    changed = services().app.restore_comment(author.id, comment_id, data["reason"])
+    after_write(changed.position)
+    return json_response(Changed(), _changed(changed))

@@ -1,0 +1,151 @@
+"""What every API view shares: reading JSON bodies, headers and query strings through
+the schemas, rate limits, and the answers of writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from flask import Response, current_app, request
+from marshmallow import Schema
+
+from web import limiter
+from web.auth import COOKIE_NAME, current_author
+from web.config import WebConfig
+from web.errors import ApiError
+from web.runtime import runtime
+from workers.services import Services
+
+NO_STORE = "no-store"
+JSON_TYPES = ("application/json",)
+
+
+def config() -> WebConfig:
+    return current_app.extensions["discuss_config"]
+
+
+def services() -> Services:
+    return runtime().services
+
+
+# ---- inputs ----------------------------------------------------------------------
+
+
+def _is_json() -> bool:
+    mimetype = request.mimetype or ""
+    return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def json_body(schema: Schema, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object, loaded through `schema` (422 names the bad fields).
+
+    400 when the bytes are not JSON, 413 above the body limit (raised by Werkzeug while
+    reading), 415 when a body is not sent as application/json. A write whose body is
+    optional may come without one; when the caller is signed in by the pages' cookie
+    rather than a bearer token it must still say application/json, which a cross-site
+    form cannot (no CSRF through the API).
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if not required and (_is_json() or not _signed_in_by_cookie()):
+            return schema.load({})
+        if not _is_json():
+            raise ApiError(
+                415, "unsupported_media_type", "send the body as JSON (application/json)"
+            )
+        raise ApiError(400, "malformed_json", "the body is empty: send a JSON object")
+    if not _is_json():
+        raise ApiError(415, "unsupported_media_type", "send the body as JSON (application/json)")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    return schema.load(data)
+
+
+def _signed_in_by_cookie() -> bool:
+    return "Authorization" not in request.headers and bool(request.cookies.get(COOKIE_NAME))
+
+
+def load_headers(schema: Schema) -> dict[str, Any]:
+    declared = {f.data_key or name for name, f in schema.fields.items()}
+    present = {name: request.headers[name] for name in declared if name in request.headers}
+    return schema.load(present)
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    return schema.load(request.args)
+
+
+# ---- outputs ---------------------------------------------------------------------
+
+
+def json_response(
+    schema: Schema,
+    obj: Any,
+    status: int = 200,
+    *,
+    location: str | None = None,
+    headers: dict[str, str] | None = None,
+    cache_control: str = NO_STORE,
+) -> Response:
+    response = Response(orjson.dumps(schema.dump(obj)), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = cache_control
+    if location:
+        response.headers["Location"] = location
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def after_write(position: int) -> None:
+    """Every successful write: keep the projections moving (runner nudge or RQ job)."""
+    runtime().after_write(position)
+
+
+# ---- rate limits -----------------------------------------------------------------
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def address_key() -> str:
+    return f"address:{client_address()}"
+
+
+def author_key() -> str:
+    """Writes per author. The token is verified first, so that nobody can use up
+    another author's budget by sending their id with a wrong secret; an anonymous or
+    unauthenticated request counts against its address."""
+    try:
+        author = current_author()
+    except Exception:
+        author = None
+    return f"author:{author.id}" if author is not None else f"anonymous:{client_address()}"
+
+
+def _write_limit() -> str:
+    return config().write_rate_limit
+
+
+def _read_limit() -> str:
+    return config().read_rate_limit
+
+
+def _compose(*decorators: Callable) -> Callable:
+    def apply(view: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
+
+    return apply
+
+
+# Shared scopes: one budget across every write endpoint (and one across reads).
+write_limits = _compose(
+    limiter.shared_limit(_write_limit, scope="writes-per-address", key_func=address_key),
+    limiter.shared_limit(_write_limit, scope="writes-per-author", key_func=author_key),
+)
+read_limits = limiter.shared_limit(_read_limit, scope="reads-per-address", key_func=address_key)

@@ -1,0 +1,105 @@
+"""What every page view needs: the services, who is looking, where a thread or a
+comment lives, and read-your-writes after a write."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from flask import g, url_for
+
+from domain.application import Discussions
+from domain.model import Author
+from projections import queries
+from projections.engine import Engine
+from web.auth import current_author
+from web.errors import ApiError
+from web.runtime import runtime
+
+# How much of a thread one page shows.
+PAGE_LIMIT = 25  # top-level comments per page
+PAGE_DEPTH = 5  # levels below a top-level comment before "continue this thread"
+REPLIES_LIMIT = 50  # replies under one comment before "continue this thread"
+SUBTREE_LIMIT = 25  # direct replies per page of a "continue this thread" page
+
+
+def engine() -> Engine:
+    return runtime().services.engine
+
+
+def service() -> Discussions:
+    return runtime().services.app
+
+
+def viewer() -> Author | None:
+    """The signed-in author, or None. A stale or broken cookie counts as signed out
+    (and is cleared on the way out) rather than failing the page."""
+    if "viewer" not in g:
+        try:
+            g.viewer = current_author()
+        except ApiError:
+            g.viewer = None
+            g.author = None
+            g.clear_token_cookie = True
+    return g.viewer
+
+
+def is_moderator() -> bool:
+    author = viewer()
+    return bool(author and author.is_moderator)
+
+
+def viewer_id() -> str | None:
+    author = viewer()
+    return str(author.id) if author else None
+
+
+def page_request(**overrides: Any) -> queries.PageRequest:
+    values: dict[str, Any] = dict(
+        limit=PAGE_LIMIT, depth=PAGE_DEPTH, replies_limit=REPLIES_LIMIT, moderator=is_moderator()
+    )
+    values.update(overrides)
+    return queries.PageRequest(**values)
+
+
+def resolve_thread(ref: str) -> str:
+    """A thread's id from its id or its key (NotInView if neither is known)."""
+    eng = engine()
+    try:
+        thread_id = str(UUID(ref))
+    except ValueError:
+        return queries.thread_id_for_key(eng, ref)
+    try:
+        queries.thread_row(eng, thread_id)
+    except queries.NotInView:
+        return queries.thread_id_for_key(eng, ref)  # a key that looks like a UUID
+    return thread_id
+
+
+def thread_ref(meta: dict) -> str:
+    return meta.get("key") or meta["id"]
+
+
+def thread_url(meta: dict, **params: Any) -> str:
+    return url_for("pages.thread", ref=thread_ref(meta), **params)
+
+
+def wrote(position: int) -> bool:
+    """After a write: nudge the projections and wait (bounded) until they include it,
+    so that the page the writer is sent to already shows the change."""
+    rt = runtime()
+    rt.after_write(position)
+    return rt.wait_for(position)
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """A local path to go back to; anything else (another host, a scheme) is refused."""
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value:
+        return default
+    return value

@@ -1,0 +1,145 @@
+"""Where a comment is shown: its number in the thread (1, 1.1, 1.1.1 …) and the page
+that contains it (a page of the thread, or a "continue this thread" page).
+
+Numbers count every comment in posting order, placeholders included, so a retraction
+or a removal never renumbers the comments after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import url_for
+
+from projections.engine import Engine
+from web.pages.common import PAGE_DEPTH, PAGE_LIMIT, REPLIES_LIMIT, SUBTREE_LIMIT
+
+
+@dataclass(frozen=True)
+class Place:
+    comment_id: str
+    thread_id: str
+    parent_id: str | None
+    depth: int
+    seq: int
+    indexes: tuple[int, ...]  # 1-based position among its siblings, from the top level down
+    ids: tuple[str, ...]  # the ids along the path, from the top-level comment down
+
+    @property
+    def number(self) -> str:
+        return ".".join(map(str, self.indexes))
+
+
+def _comments(engine: Engine) -> str:
+    return engine.tables("threads").comments
+
+
+def place(engine: Engine, comment_id: str) -> Place | None:
+    table = _comments(engine)
+    sql = engine.store.reader()
+    row = sql.execute(
+        f"SELECT comment_id, thread_id, parent_id, depth, seq, path FROM {table}"
+        " WHERE comment_id = ?",
+        (comment_id,),
+    ).one()
+    if row is None:
+        return None
+    seqs = [int(part) for part in row["path"].split("/")]
+    marks = ", ".join("?" * len(seqs))
+    by_seq = {
+        r["seq"]: r
+        for r in sql.execute(
+            f"SELECT comment_id, parent_id, seq FROM {table}"
+            f" WHERE thread_id = ? AND seq IN ({marks})",
+            (row["thread_id"], *seqs),
+        ).all()
+    }
+    indexes, ids = [], []
+    for level, seq in enumerate(seqs):
+        node = by_seq[seq]
+        if level == 0:
+            where, params = "depth = 0", ()
+        else:
+            where, params = "parent_id = ?", (node["parent_id"],)
+        indexes.append(
+            int(
+                sql.execute(
+                    f"SELECT COUNT(*) AS n FROM {table} WHERE thread_id = ? AND {where}"
+                    " AND seq <= ?",
+                    (row["thread_id"], *params, seq),
+                ).scalar()
+            )
+        )
+        ids.append(node["comment_id"])
+    return Place(
+        comment_id=row["comment_id"],
+        thread_id=row["thread_id"],
+        parent_id=row["parent_id"],
+        depth=row["depth"],
+        seq=row["seq"],
+        indexes=tuple(indexes),
+        ids=tuple(ids),
+    )
+
+
+def cursor_for(engine: Engine, thread_id: str, index: int, limit: int, parent_id: str | None):
+    """The page cursor (seq of the last item of the previous page) of the page holding
+    the index-th (1-based) of a list of siblings; None for the first page."""
+    start = ((index - 1) // limit) * limit
+    if start == 0:
+        return None
+    table = _comments(engine)
+    where, params = ("depth = 0", ()) if parent_id is None else ("parent_id = ?", (parent_id,))
+    return (
+        engine.store.reader()
+        .execute(
+            f"SELECT seq FROM {table} WHERE thread_id = ? AND {where}"
+            " ORDER BY seq LIMIT 1 OFFSET ?",
+            (thread_id, *params, start - 1),
+        )
+        .scalar()
+    )
+
+
+def url_of(engine: Engine, where: Place, thread: dict[str, Any]) -> str:
+    """The URL of the page that shows the comment, anchored to it."""
+    anchor = f"c-{where.comment_id}"
+    deep = where.depth > PAGE_DEPTH or any(i > REPLIES_LIMIT for i in where.indexes[1:])
+    if not deep:
+        cursor = cursor_for(engine, where.thread_id, where.indexes[0], PAGE_LIMIT, None)
+        params = {"cursor": cursor} if cursor is not None else {}
+        ref = thread.get("key") or thread["id"]
+        return url_for("pages.thread", ref=ref, _anchor=anchor, **params)
+    # Deep: the page of its parent's replies that holds it.
+    parent_id = where.parent_id
+    cursor = cursor_for(engine, where.thread_id, where.indexes[-1], SUBTREE_LIMIT, parent_id)
+    params = {"cursor": cursor} if cursor is not None else {}
+    return url_for(
+        "pages.subtree",
+        thread_id=where.thread_id,
+        comment_id=parent_id,
+        _anchor=anchor,
+        **params,
+    )
+
+
+def numbers(engine: Engine, thread_id: str) -> dict[str, str]:
+    """Every comment's number in a thread (one indexed read of the thread's rows)."""
+    rows = (
+        engine.store.reader()
+        .execute(
+            f"SELECT comment_id, parent_id, seq FROM {_comments(engine)}"
+            " WHERE thread_id = ? ORDER BY seq",
+            (thread_id,),
+        )
+        .all()
+    )
+    result: dict[str, str] = {}
+    children: dict[str | None, int] = {}
+    for row in rows:  # a parent is always posted (so numbered) before its replies
+        parent = row["parent_id"]
+        children[parent] = children.get(parent, 0) + 1
+        prefix = f"{result[parent]}." if parent in result else ""
+        result[row["comment_id"]] = f"{prefix}{children[parent]}"
+    return result

@@ -1,0 +1,222 @@
+"""Reading: the list of threads, a thread page, "continue this thread" pages, comment
+permalinks. All of it works without JavaScript."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import abort, g, redirect, render_template, request, url_for
+
+from projections import queries
+from web.pages import bp, forms
+from web.pages.common import (
+    PAGE_LIMIT,
+    SUBTREE_LIMIT,
+    engine,
+    is_moderator,
+    page_request,
+    resolve_thread,
+    runtime,
+    thread_url,
+    viewer,
+    viewer_id,
+)
+from web.pages.locate import cursor_for, place, url_of
+from web.pages.timeline import change_points, thread_as_of
+
+THREADS_PER_PAGE = 20
+
+
+@bp.context_processor
+def page_globals() -> dict[str, Any]:
+    return {"viewer": viewer(), "moderator": is_moderator()}
+
+
+@bp.after_request
+def clear_stale_cookie(response):
+    if g.get("clear_token_cookie"):
+        from web.auth import COOKIE_NAME
+
+        response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+def comment_context(thread: dict, read_only: bool = False) -> dict[str, Any]:
+    """What the comment macro needs to decide which controls to show."""
+    return {
+        "viewer_id": viewer_id(),
+        "moderator": is_moderator(),
+        "locked": thread["locked"],
+        "read_only": read_only,
+        "thread_id": thread["id"],
+    }
+
+
+def _wait_for_arg() -> str | None:
+    """`?after=<position>`: a redirect after a write whose projections were not ready in
+    time waits again here (bounded) so the writer sees the change."""
+    position = request.args.get("after", type=int)
+    if position and not runtime().wait_for(position):
+        return "Your change is saved; it is still being added to this page. Reload in a moment."
+    return None
+
+
+@bp.get("/")
+def index():
+    cursor = None
+    raw = request.args.get("after_thread", "")
+    if "|" in raw:
+        at, _, thread_id = raw.partition("|")
+        cursor = (at, thread_id)
+    listing = queries.list_threads(engine(), limit=THREADS_PER_PAGE, cursor=cursor)
+    next_cursor = listing["next_cursor"]
+    next_url = (
+        url_for("pages.index", after_thread=f"{next_cursor[0]}|{next_cursor[1]}")
+        if next_cursor
+        else None
+    )
+    return render_template(
+        "index.html",
+        threads=listing["threads"],
+        next_url=next_url,
+        first_page=cursor is None,
+        thread_url=thread_url,
+    )
+
+
+def new_comment_form(thread: dict) -> forms.Form:
+    return forms.Form(
+        action=url_for("pages.post_comment", thread_id=thread["id"]),
+        submit="Post comment",
+        fields=[forms.text(label="Your comment"), forms.client_key()],
+        id="new-comment",
+    )
+
+
+def render_thread(
+    thread_id: str,
+    cursor: int | None = None,
+    form: forms.Form | None = None,
+    status: int = 200,
+    notice: str | None = None,
+    at: int | None = None,
+):
+    eng = engine()
+    req = page_request(cursor=cursor)
+    as_of = None
+    if at is not None:
+        page = thread_as_of(eng, thread_id, req, at)
+        as_of = page.get("as_of") or {"position": at, "at": None}
+    else:
+        page = queries.thread_page(eng, thread_id, req)
+    thread, comments, info = page["thread"], page["comments"], page["page"]
+    total = thread["top_level_count"]
+    start = max(1, total - info.get("remaining_top_level", 0) - len(comments) + 1)
+    if cursor is None:
+        start = 1
+    pages = max(1, math.ceil(total / PAGE_LIMIT))
+    page_number = (start - 1) // PAGE_LIMIT + 1
+    extra = {"at": at} if at is not None else {}
+    next_url = prev_url = None
+    if info.get("next_cursor") is not None:
+        next_url = thread_url(thread, cursor=info["next_cursor"], **extra)
+    if start > 1:
+        prev_cursor = cursor_for(eng, thread_id, start - PAGE_LIMIT, PAGE_LIMIT, None)
+        params = {"cursor": prev_cursor} if prev_cursor is not None else {}
+        prev_url = thread_url(thread, **params, **extra)
+    if form is None and viewer() is not None and not thread["locked"] and at is None:
+        form = new_comment_form(thread)
+    points = change_points(eng, thread_id, moderator=is_moderator())
+    body = render_template(
+        "thread.html",
+        thread=thread,
+        comments=comments,
+        start=start,
+        page_number=page_number,
+        pages=pages,
+        next_url=next_url,
+        prev_url=prev_url,
+        form=form,
+        ctx=comment_context(thread, read_only=at is not None),
+        notice=notice,
+        as_of=as_of,
+        points=points,
+        live_url=thread_url(thread),
+        thread_url=thread_url,
+    )
+    return body, status
+
+
+@bp.get("/t/<path:ref>")
+def thread(ref: str):
+    thread_id = resolve_thread(ref)
+    notice = _wait_for_arg()
+    cursor = request.args.get("cursor", type=int)
+    at = request.args.get("at", type=int)
+    step = request.args.get("step", type=int)
+    if step is not None and at is None:
+        # The slider's form without JavaScript sends the index of a change point.
+        points = change_points(engine(), thread_id)
+        if points:
+            chosen = points[min(max(step, 0), len(points) - 1)]
+            if chosen is points[-1]:
+                return redirect(url_for("pages.thread", ref=ref))
+            return redirect(url_for("pages.thread", ref=ref, at=chosen["position"]))
+    return render_thread(thread_id, cursor=cursor, notice=notice, at=at)
+
+
+@bp.get("/t/<uuid:thread_id>/c/<uuid:comment_id>")
+def subtree(thread_id, comment_id):
+    eng = engine()
+    cursor = request.args.get("cursor", type=int)
+    req = page_request(cursor=cursor, limit=SUBTREE_LIMIT)
+    page = queries.comment_subtree(eng, str(comment_id), req)
+    thread = page["thread"]
+    if thread["id"] != str(thread_id):
+        abort(404)
+    node, info = page["comment"], page["page"]
+    where = place(eng, str(comment_id))
+    number = where.number if where else "?"
+    shown = len(node["replies"])
+    start = node["reply_count"] - info.get("remaining_replies", 0) - shown + 1
+    if cursor is None:
+        start = 1
+    next_url = prev_url = None
+    if info.get("next_cursor") is not None:
+        next_url = url_for(
+            "pages.subtree", thread_id=thread_id, comment_id=comment_id, cursor=info["next_cursor"]
+        )
+    if start > 1:
+        prev_cursor = cursor_for(
+            eng, thread["id"], start - SUBTREE_LIMIT, SUBTREE_LIMIT, node["id"]
+        )
+        params = {"cursor": prev_cursor} if prev_cursor is not None else {}
+        prev_url = url_for("pages.subtree", thread_id=thread_id, comment_id=comment_id, **params)
+    parent_url = None
+    if node["parent_id"]:
+        parent_place = place(eng, node["parent_id"])
+        parent_url = url_of(eng, parent_place, thread) if parent_place else None
+    return render_template(
+        "subtree.html",
+        thread=thread,
+        node=node,
+        number=number,
+        start=start,
+        next_url=next_url,
+        prev_url=prev_url,
+        parent_url=parent_url,
+        back_url=url_of(eng, where, thread) if where else thread_url(thread),
+        ctx=comment_context(thread),
+        thread_url=thread_url,
+    )
+
+
+@bp.get("/c/<uuid:comment_id>")
+def comment_permalink(comment_id):
+    eng = engine()
+    where = place(eng, str(comment_id))
+    if where is None:
+        raise queries.NotInView(f"no comment with id {comment_id}")
+    thread = queries.thread_meta(queries.thread_row(eng, where.thread_id))
+    return redirect(url_of(eng, where, thread))
