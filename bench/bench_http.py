@@ -1,30 +1,30 @@
 """HTTP throughput and latency of the JSON API under gunicorn, with a real load generator.
 
-Run by hand (never by the tests); needs Debian's `wrk` (`apt-get install -y wrk`),
-PostgreSQL and Redis on 127.0.0.1, and Isso 0.14 in a separate venv (see --isso-venv;
-bench/README.md shows how to make it):
+Run by hand (never by the tests). Needs Debian's `wrk` (`apt-get install -y wrk`),
+PostgreSQL and Redis on 127.0.0.1, and Isso 0.14 in a venv of its own (bench/README.md):
 
     .venv/bin/python bench/bench_http.py            # ~5 minutes
-    .venv/bin/python bench/bench_http.py --quick    # ~1.5 minutes, short wrk runs
-    .venv/bin/python bench/bench_http.py --profile  # + cProfile of the in-process paths
+    .venv/bin/python bench/bench_http.py --quick    # ~2 minutes: short runs, 2,000-comment large thread
+    .venv/bin/python bench/bench_http.py --profile  # + cProfile reports even if every target is met
 
-Every server runs under gunicorn with the same settings (2 sync workers, bound to
-127.0.0.1), all measured in one run, in interleaved rounds, so that ratios compare
-figures taken on the same machine at the same time:
+Every server runs under gunicorn with the same settings (2 sync workers, 127.0.0.1),
+all in one run, measured in interleaved rounds so that each ratio compares figures
+taken at the same time on the same (shared, noisy) machine:
 
   minimal   bench/minimal_app.py: Flask returning the same bytes from memory (baseline a)
-  sqlite    the project on a temp SQLite store (embedded default: projection runner
-            thread in each web process)
-  postgres  the project on a temp PostgreSQL database, DISCUSS_REDIS_URL set (scaled
-            mode: rate limits in Redis, catch-up jobs on RQ, one `rq worker` SimpleWorker)
-  isso      Isso 0.14 (baseline b) on its own SQLite file, seeded via its POST /new
+  sqlite    the project on a temp SQLite store (embedded default: a projection runner
+            thread in each web process; rate limits in process memory)
+  postgres  the project on a temp PostgreSQL database with DISCUSS_REDIS_URL (scaled mode:
+            rate limits in Redis, catch-up jobs on RQ, one `rq worker` SimpleWorker)
+  isso      Isso 0.14 (baseline b) on its own SQLite file, seeded through its POST /new
 
 Measurements:
-  1. GET a thread of 200 comments (one page: every comment nested) — req/s and p99;
-     targets: sqlite >= 60% of minimal, postgres >= 40% of minimal, both >= 50x isso.
-  2. POST a comment (JSON, bearer token) — req/s and p99; target >= 5x isso.
-  3. GET the first page of a thread of 10,000 comments — p99 target < 50 ms (served by
-     wrk, cached bytes), plus the in-process cold build (cache emptied before each).
+  1. GET a thread of 200 comments (one page holding every comment, nested):
+     req/s, p99; targets sqlite >= 60% of minimal, postgres >= 40%, both >= 50x isso.
+  2. POST a comment (JSON, bearer token): req/s, p99; target >= 5x isso's POST /new.
+  3. The first page of a thread of 10,000 comments: p99 < 50 ms, served (wrk, one
+     connection, and under the same load as 1.) and built cold in-process.
+  4. Where a cached GET's time goes: direct in-process WSGI calls, with parts taken away.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import importlib.util
 import io
 import json
 import os
@@ -55,7 +56,7 @@ from common import (  # noqa: E402
     Server,
     WrkResult,
     app_env,
-    catch_up,
+    app_in_process,
     flush_bench_redis,
     fmt_table,
     free_port,
@@ -65,34 +66,34 @@ from common import (  # noqa: E402
     nproc,
     percentile,
     plan_thread,
+    prepare_stores,
     require_wrk,
     run_wrk,
-    seed_thread,
     temp_store,
+    time_calls,
+    wsgi_caller,
 )
 
-ISSO_DIR = Path(__file__).resolve().parent / "isso"
+BENCH = Path(__file__).resolve().parent
+ISSO_DIR = BENCH / "isso"
 DEFAULT_ISSO_VENV = "/tmp/isso-venv"
 ISSO_URI_200 = "/bench/t200"
 ISSO_URI_POST = "/bench/post"
-KEY_200 = "bench/t200"
-KEY_10K = "bench/t10k"
-KEY_POST = "bench/post"
+KEYS = ("bench/t200", "bench/t10k", "bench/post")
 
-TARGETS = {
-    "get_sqlite_vs_minimal": 0.60,
-    "get_postgres_vs_minimal": 0.40,
-    "get_vs_isso": 50.0,
-    "post_vs_isso": 5.0,
-    "first_page_10k_p99_ms": 50.0,
-}
+TARGET_SQLITE_VS_MINIMAL = 0.60
+TARGET_POSTGRES_VS_MINIMAL = 0.40
+TARGET_GET_VS_ISSO = 50.0
+TARGET_POST_VS_ISSO = 5.0
+TARGET_FIRST_PAGE_P99_MS = 50.0
 
 
-# ---- the project's servers ------------------------------------------------------------------
+def log(msg: str = "") -> None:
+    print(msg, flush=True)
 
 
 def wsgi_target() -> str:
-    """`web.wsgi:app` once the API helper has added it, else the app factory."""
+    """`web.wsgi:app`, or the app factory if that module is not there."""
     return "web.wsgi:app" if (ROOT / "web" / "wsgi.py").exists() else "web:create_app()"
 
 
@@ -100,115 +101,93 @@ def wsgi_target() -> str:
 class Backend:
     name: str  # "sqlite" or "postgres"
     database: object
-    t200: object = None
-    t10k: object = None
+    small: object = None  # SeededThread
+    large: object = None
     post_thread: str = ""
     token: str = ""
     server: Server | None = None
-    worker: Server | None = None
+
+    @property
+    def redis(self) -> bool:
+        return self.name == "postgres"
+
+    def url(self, thread) -> str:
+        return f"{self.server.base}/api/v1/threads/{thread.thread_id}"
 
 
-def prepare_backend(backend: Backend, plan200, plan10k, log) -> None:
-    """Seed the threads through the application service, register a poster, catch up."""
-    from domain.model import OPERATOR_ID
-    from projections.setup import open_application
-
-    app = open_application(backend.database)
-    try:
-        backend.t200 = seed_thread(app, plan200, KEY_200)
-        log(f"  {backend.name}: 200-comment thread seeded in {backend.t200.seconds:.1f}s")
-        backend.t10k = seed_thread(app, plan10k, KEY_10K)
-        log(f"  {backend.name}: 10,000-comment thread seeded in {backend.t10k.seconds:.1f}s")
-        backend.token = app.register_author("Bench Poster").token
-        backend.post_thread = str(
-            app.open_thread(OPERATOR_ID, "Posting bench", key=KEY_POST).thread_id
-        )
-    finally:
-        app.close()
-    started = time.perf_counter()
-    applied = catch_up(backend.database)
-    log(f"  {backend.name}: projections caught up {applied} in {time.perf_counter() - started:.1f}s")
+# ---- servers ----------------------------------------------------------------------------------
 
 
-def start_project(backend: Backend, logs: str) -> None:
-    redis = backend.name == "postgres"
-    env = app_env(backend.database, redis=redis)
+def start_project(b: Backend, logs: str, servers: list[Server]) -> None:
+    env = app_env(b.database, redis=b.redis)
     port = free_port()
-    backend.server = Server(
-        f"app-{backend.name}",
+    b.server = Server(
+        f"app-{b.name}",
         gunicorn_argv(VENV_BIN / "gunicorn", wsgi_target(), port),
         env,
         port,
-        ready_path=f"/api/v1/threads/{backend.t200.thread_id}",
+        ready_path=f"/api/v1/threads/{b.small.thread_id}",
         log_dir=logs,
     )
-    if redis:
-        backend.worker = Server(
-            f"rq-{backend.name}",
-            [
-                str(VENV_BIN / "rq"),
-                "worker",
-                "--worker-class",
-                "rq.worker.SimpleWorker",
-                "--url",
-                REDIS_URL,
-                "--logging_level",
-                "WARNING",
-                "projections",
-            ],
+    servers.append(b.server)
+    if b.redis:
+        worker = Server(
+            f"rq-{b.name}",
+            [str(VENV_BIN / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker",
+             "--url", REDIS_URL, "--logging_level", "WARNING", "projections"],
             env,
             None,
             log_dir=logs,
         )
-    backend.server.wait_ready()
+        servers.append(worker)
+    b.server.wait_ready()
 
 
-# ---- Isso -------------------------------------------------------------------------------------
+def start_minimal(body: bytes, etag: str, tmp: str, servers: list[Server]) -> Server:
+    body_file = Path(tmp) / "body.json"
+    body_file.write_bytes(body)
+    env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_ETAG=etag)
+    port = free_port()
+    server = Server("minimal", gunicorn_argv(VENV_BIN / "gunicorn", "minimal_app:app", port),
+                    env, port, log_dir=tmp, cwd=BENCH)
+    servers.append(server)
+    server.wait_ready()
+    return server
 
 
-def start_isso(venv: Path, tmp: str, logs: str) -> Server:
+def start_isso(venv: Path, tmp: str, servers: list[Server]) -> Server:
     cfg = (ISSO_DIR / "isso.cfg").read_text()
-    cfg = cfg.replace("@DBPATH@", f"{tmp}/isso-comments.db").replace(
-        "@HOST@", f"http://127.0.0.1:{free_port()}/"
-    )
+    cfg = cfg.replace("@DBPATH@", f"{tmp}/isso-comments.db")
+    cfg = cfg.replace("@HOST@", f"http://127.0.0.1:{free_port()}/")
     cfg_path = Path(tmp) / "isso.cfg"
     cfg_path.write_text(cfg)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCUSS_", "PYTHON"))}
     env["ISSO_SETTINGS"] = str(cfg_path)
     port = free_port()
-    server = Server(
-        "isso",
-        gunicorn_argv(venv / "bin" / "gunicorn", "isso.run", port),
-        env,
-        port,
-        ready_path="/info",
-        log_dir=logs,
-        cwd=tmp,
-    )
+    server = Server("isso", gunicorn_argv(venv / "bin" / "gunicorn", "isso.run", port), env, port,
+                    ready_path="/info", log_dir=tmp, cwd=tmp)
+    servers.append(server)
     server.wait_ready()
     return server
 
 
-def load_isso_seeder():
+def isso_seeder():
     """bench/isso/seed_isso.py, loaded by path (bench/isso is not a package)."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("bench_seed_isso", ISSO_DIR / "seed_isso.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-# ---- load scripts -------------------------------------------------------------------------------
+# ---- wrk scripts and rounds -----------------------------------------------------------------
 
 
 def lua_post_script(path: str, headers: dict[str, str], bodies: list[str], out: Path) -> str:
-    """A wrk script that POSTs JSON bodies in turn, each made unique by a counter."""
+    """A wrk script that POSTs the JSON bodies in turn, each made unique by a counter."""
     lua_bodies = ",\n".join("[==[" + b + "]==]" for b in bodies)
     lua_headers = "\n".join(f'wrk.headers["{k}"] = [==[{v}]==]' for k, v in headers.items())
     out.write_text(
-        f"""
-wrk.method = "POST"
+        f"""wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 {lua_headers}
 local bodies = {{
@@ -226,36 +205,31 @@ end
 
 
 def post_bodies(plan, kind: str) -> list[str]:
-    texts = [c.text for c in plan.comments[:40]]
     out = []
-    for i, text in enumerate(texts):
-        text = f"{text} (bench @N@)"
+    for i, c in enumerate(plan.comments[:40]):
+        text = f"{c.text} (bench @N@)"
         if kind == "project":
             out.append(json.dumps({"text": text}))
         else:
-            out.append(
-                json.dumps(
-                    {"text": text, "author": plan.authors[i % len(plan.authors)], "title": "Posting bench"}
-                )
-            )
+            author = plan.authors[i % len(plan.authors)]
+            out.append(json.dumps({"text": text, "author": author, "title": "Posting bench"}))
     return out
 
 
-# ---- measuring ------------------------------------------------------------------------------------
+MIN_ISSO_SECONDS = 8  # Isso serves a few 200-comment reads per second: count enough of them
 
 
-def rounds_of(label_urls, rounds: int, seconds: float, connections: int, log, **wrk_kw):
-    """wrk each (label, url, extra) in turn, `rounds` times over: {label: [WrkResult]}."""
-    results: dict[str, list[WrkResult]] = {label: [] for label, *_ in label_urls}
+def rounds_of(targets, rounds: int, seconds: float, connections: int) -> dict[str, list[WrkResult]]:
+    """wrk each (label, url, extra) in turn, `rounds` times over."""
+    results: dict[str, list[WrkResult]] = {label: [] for label, *_ in targets}
     for r in range(rounds):
-        for label, url, extra in label_urls:
-            res = run_wrk(label, url, seconds=seconds, connections=connections, **{**wrk_kw, **extra})
+        for label, url, extra in targets:
+            secs = max(seconds, MIN_ISSO_SECONDS) if label == "isso" else seconds
+            res = run_wrk(label, url, seconds=secs, connections=connections, **extra)
             results[label].append(res)
             flag = "" if res.ok else f"  !! non-2xx {res.non_2xx} {res.socket_errors}"
-            log(
-                f"    round {r + 1}/{rounds} {label:<10} {res.rps:9.1f} req/s"
-                f"  p50 {res.p50_ms:7.2f} ms  p99 {res.p99_ms:7.2f} ms{flag}"
-            )
+            log(f"    round {r + 1}/{rounds} {label:<9} {res.rps:8.1f} req/s  p50 {res.p50_ms:7.2f}"
+                f" ms  p99 {res.p99_ms:7.2f} ms  ({res.requests} requests){flag}")
     return results
 
 
@@ -264,362 +238,42 @@ def median_result(results: list[WrkResult]) -> WrkResult:
     return ordered[len(ordered) // 2]
 
 
-def ratio_per_round(num: list[WrkResult], den: list[WrkResult]) -> float:
-    """Median over rounds of num/den, each pair taken in the same round."""
-    ratios = [a.rps / b.rps for a, b in zip(num, den, strict=True) if b.rps > 0]
-    return statistics.median(ratios) if ratios else float("nan")
+def ratio(num: list[WrkResult], den: list[WrkResult]) -> float:
+    """Median over rounds of num/den, each pair measured in the same round."""
+    values = [a.rps / b.rps for a, b in zip(num, den, strict=True) if b.rps > 0]
+    return statistics.median(values) if values else float("nan")
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+# ---- checks ---------------------------------------------------------------------------------------
 
 
-def check_read(backend: Backend, n_expected: int) -> tuple[int, dict]:
-    status, headers, body = http_get(f"{backend.server.base}/api/v1/threads/{backend.t200.thread_id}")
+def check_read(b: Backend, thread, expected: int) -> tuple[bytes, dict]:
+    status, headers, body = http_get(b.url(thread))
     if status != 200:
-        raise RuntimeError(
-            f"{backend.name}: GET thread answered {status}: {body[:300]!r}\n"
-            f"server log:\n{backend.server.log_tail(80)}"
-        )
-    page = json.loads(body)["page"]
-    if page["comments_on_page"] != n_expected:
-        raise RuntimeError(f"{backend.name}: the page holds {page['comments_on_page']} comments")
-    return len(body), headers
+        raise RuntimeError(f"{b.name}: GET thread answered {status}: {body[:300]!r}\n"
+                           f"server log:\n{b.server.log_tail(60)}")
+    on_page = json.loads(body)["page"]["comments_on_page"]
+    if expected and on_page != expected:
+        raise RuntimeError(f"{b.name}: the page holds {on_page} comments, not {expected}")
+    return body, headers
 
 
-def probe_post(backend: Backend) -> tuple[bool, str]:
-    url = f"{backend.server.base}/api/v1/threads/{backend.post_thread}/comments"
+def probe_post(b: Backend) -> tuple[bool, str]:
     status, _, body = http_json(
-        "POST", url, {"text": "probe"}, {"Authorization": f"Bearer {backend.token}"}
+        "POST", f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
+        {"text": "A first comment, to check that the endpoint is there."},
+        {"Authorization": f"Bearer {b.token}"},
     )
     return status in (200, 201, 202), f"{status} {body[:200]!r}"
 
 
-def cold_first_page(backend: Backend, n: int) -> tuple[float, float, int]:
-    """In-process, Flask test client: the first page of the 10k thread with the byte
-    cache emptied before each request (what the first read after a change costs)."""
-    with app_in_process(backend) as client:
-        from web.api import caching
-
-        url = f"/api/v1/threads/{backend.t10k.thread_id}"
-        times = []
-        size = 0
-        for _ in range(n + 3):
-            caching.bodies._items.clear()
-            t = time.perf_counter()
-            r = client.get(url)
-            times.append((time.perf_counter() - t) * 1e3)
-            size = len(r.data)
-            assert r.status_code == 200, r.status_code
-        times = times[3:]
-        return percentile(times, 50), percentile(times, 99), size
-
-
-@contextlib.contextmanager
-def app_in_process(backend: Backend):
-    """The project's Flask app in this process (no embedded runner), its test client."""
-    env = app_env(backend.database, redis=False)
-    env["DISCUSS_EMBEDDED_RUNNER"] = "false"
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        from web import create_app
-        from workers.services import forget_services
-
-        app = create_app()
-        try:
-            yield app.test_client()
-        finally:
-            forget_services()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def profile_in_process(backend: Backend, what: str, n: int, log) -> None:
-    """cProfile of n requests of one kind, single process, Flask test client."""
-    with app_in_process(backend) as client:
-        if what == "get":
-            url = f"/api/v1/threads/{backend.t200.thread_id}"
-
-            def call(i):
-                return client.get(url)
-        elif what == "get-cold":
-            from web.api import caching
-
-            url = f"/api/v1/threads/{backend.t10k.thread_id}"
-
-            def call(i):
-                caching.bodies._items.clear()
-                return client.get(url)
-        else:
-            url = f"/api/v1/threads/{backend.post_thread}/comments"
-            headers = {"Authorization": f"Bearer {backend.token}"}
-
-            def call(i):
-                return client.post(url, json={"text": f"profiled comment {i}"}, headers=headers)
-
-        for i in range(5):
-            call(-i)
-        prof = cProfile.Profile()
-        t = time.perf_counter()
-        prof.enable()
-        for i in range(n):
-            r = call(i)
-        prof.disable()
-        per = (time.perf_counter() - t) / n * 1e3
-        log(f"\n--- cProfile: {what} on {backend.name}, {n} requests, {per:.2f} ms each "
-            f"(in-process, profiler overhead included; last status {r.status_code}) ---")
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(28)
-        log("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:6000])
-        out = io.StringIO()
-        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
-        log("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:4000])
-
-
-# ---- main -------------------------------------------------------------------------------------------
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description="HTTP benchmarks of the JSON API (wrk + gunicorn).")
-    parser.add_argument("--quick", action="store_true", help="short run (~1.5 min)")
-    parser.add_argument("--seconds", type=float, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds per measurement")
-    parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
-    parser.add_argument("--large", type=int, default=10_000, help="comments of the large thread")
-    parser.add_argument("--isso-venv", default=os.environ.get("BENCH_ISSO_VENV", DEFAULT_ISSO_VENV))
-    parser.add_argument("--no-isso", action="store_true", help="skip Isso")
-    parser.add_argument("--profile", action="store_true", help="always print cProfile reports")
-    args = parser.parse_args()
-    seconds = args.seconds or (3.0 if args.quick else 7.0)
-    rounds = args.rounds or (1 if args.quick else 3)
-    cold_n = 20 if args.quick else 60
-
-    def log(msg: str = "") -> None:
-        print(msg, flush=True)
-
-    require_wrk()
-    isso_venv = Path(args.isso_venv)
-    use_isso = not args.no_isso
-    if use_isso and not (isso_venv / "bin" / "gunicorn").exists():
-        log(f"!! no Isso venv at {isso_venv} (see bench/README.md); running without Isso")
-        use_isso = False
-
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
-    log("bench_http — JSON API over HTTP")
-    log(f"machine: nproc={nproc()}  {platform.machine()}  Python {platform.python_version()}")
-    log(f"load: {wrk_version.strip()}, 1 thread, {args.connections} connections, "
-        f"{seconds:.0f}s per run, {rounds} interleaved round(s); wrk shares the machine")
-    log(f"servers: gunicorn {GUNICORN_WORKERS} sync workers each, 127.0.0.1; app target "
-        f"{wsgi_target()!r}")
-
-    plan200 = plan_thread(200)
-    plan10k = plan_thread(args.large, max_tops=None, seed=11)
-    log(f"thread 200: {plan200.describe()}")
-    log(f"thread 10k: {plan10k.describe()}")
-
-    missed: list[str] = []
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-"))
-        logs = tmp
-        stack.callback(flush_bench_redis)
-        flush_bench_redis()
-
-        backends: dict[str, Backend] = {}
-        for name in ("sqlite", "postgres"):
-            log(f"\nsetting up {name} …")
-            backends[name] = Backend(name, stack.enter_context(temp_store(name)))
-            prepare_backend(backends[name], plan200, plan10k, log)
-
-        servers: list[Server] = []
-        stack.callback(lambda: [s.stop() for s in reversed(servers)])
-
-        for b in backends.values():
-            start_project(b, logs)
-            servers.append(b.server)
-            if b.worker:
-                servers.append(b.worker)
-
-        # The baseline serves exactly the bytes the SQLite server sends.
-        sizes = {}
-        for b in backends.values():
-            sizes[b.name], headers = check_read(b, len(plan200.comments))
-        _, sq_headers, body = http_get(
-            f"{backends['sqlite'].server.base}/api/v1/threads/{backends['sqlite'].t200.thread_id}"
-        )
-        body_file = Path(tmp) / "body.json"
-        body_file.write_bytes(body)
-        env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_ETAG=sq_headers.get("ETag", ""))
-        port = free_port()
-        minimal = Server(
-            "minimal",
-            gunicorn_argv(VENV_BIN / "gunicorn", "minimal_app:app", port),
-            env,
-            port,
-            log_dir=logs,
-            cwd=ROOT / "bench",
-        )
-        servers.append(minimal)
-        minimal.wait_ready()
-        status, _, mbody = http_get(f"{minimal.base}/api/v1/threads/{backends['sqlite'].t200.thread_id}")
-        assert status == 200 and mbody == body
-        sizes["minimal"] = len(mbody)
-
-        isso = None
-        if use_isso:
-            isso = start_isso(isso_venv, tmp, logs)
-            servers.append(isso)
-            ids, secs = load_isso_seeder().seed(isso.base, ISSO_URI_200, plan200)
-            log(f"  isso: 200 comments posted through POST /new in {secs:.1f}s")
-            status, _, ibody = http_get(f"{isso.base}/?uri={ISSO_URI_200}")
-            total = json.loads(ibody)["total_replies"]
-            assert status == 200 and total == 200, (status, total)
-            sizes["isso"] = len(ibody)
-
-        log("\nresponse sizes of the 200-comment thread: " + ", ".join(
-            f"{k} {v / 1024:.1f} KiB" for k, v in sizes.items()))
-
-        # ---- 1. GET 200 comments ------------------------------------------------------------
-        log("\n[1] GET a thread of 200 comments")
-        targets = [
-            ("minimal", f"{minimal.base}/api/v1/threads/{backends['sqlite'].t200.thread_id}", {}),
-            ("sqlite", f"{backends['sqlite'].server.base}/api/v1/threads/{backends['sqlite'].t200.thread_id}", {}),
-            ("postgres", f"{backends['postgres'].server.base}/api/v1/threads/{backends['postgres'].t200.thread_id}", {}),
-        ]
-        if isso:
-            targets.append(("isso", f"{isso.base}/?uri={ISSO_URI_200}", {}))
-        for label, url, extra in targets:  # warm-up: every worker builds its objects
-            run_wrk(label, url, seconds=1, connections=args.connections, **extra)
-        get = rounds_of(targets, rounds, seconds, args.connections, log)
-
-        # ---- 2. POST a comment ----------------------------------------------------------------
-        log("\n[2] POST a comment")
-        post_targets = []
-        post_ok = {}
-        for b in backends.values():
-            ok, detail = probe_post(b)
-            post_ok[b.name] = ok
-            if not ok:
-                log(f"  !! {b.name}: POST /api/v1/threads/{{id}}/comments not usable yet: {detail}")
-                continue
-            script = lua_post_script(
-                f"/api/v1/threads/{b.post_thread}/comments",
-                {"Authorization": f"Bearer {b.token}"},
-                post_bodies(plan200, "project"),
-                Path(tmp) / f"post-{b.name}.lua",
-            )
-            post_targets.append((b.name, f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
-                                 {"script": script}))
-        if isso:
-            script = lua_post_script(
-                f"/new?uri={ISSO_URI_POST}", {}, post_bodies(plan200, "isso"), Path(tmp) / "post-isso.lua"
-            )
-            post_targets.append(("isso", f"{isso.base}/new?uri={ISSO_URI_POST}", {"script": script}))
-        post = rounds_of(post_targets, rounds, seconds, args.connections, log) if post_targets else {}
-        # How long the projections took to absorb the posts (reads see them after this).
-        for b in backends.values():
-            if post_ok.get(b.name):
-                lag = absorb_seconds(b)
-                log(f"  {b.name}: projections absorbed the posts {lag:.1f}s after the load stopped")
-
-        # ---- 3. the first page of 10,000 comments ---------------------------------------
-        log(f"\n[3] GET the first page of a thread of {args.large:,} comments")
-        large_targets = [
-            (b.name, f"{b.server.base}/api/v1/threads/{b.t10k.thread_id}", {}) for b in backends.values()
-        ]
-        for label, url, extra in large_targets:
-            run_wrk(label, url, seconds=1, connections=args.connections, **extra)
-        large = rounds_of(large_targets, rounds, seconds, args.connections, log)
-        cold = {}
-        for b in backends.values():
-            cold[b.name] = cold_first_page(b, cold_n)
-            log(f"    {b.name}: cold build in-process p50 {cold[b.name][0]:.1f} ms, "
-                f"p99 {cold[b.name][1]:.1f} ms ({cold[b.name][2] / 1024:.0f} KiB)")
-
-        # ---- tables ---------------------------------------------------------------------------
-        log("\n" + "=" * 78)
-        log(f"RESULTS  (nproc={nproc()}; medians over {rounds} round(s); ratios are per-round "
-            "ratios to the baseline measured in the same round, medianed)")
-        rows = []
-        for label in get:
-            m = median_result(get[label])
-            vs_min = ratio_per_round(get[label], get["minimal"])
-            vs_isso = ratio_per_round(get[label], get["isso"]) if "isso" in get else float("nan")
-            rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
-                         f"{vs_min:.0%}", f"{vs_isso:.1f}x" if "isso" in get else "-",
-                         f"{sizes.get(label, 0) / 1024:.0f} KiB"])
-        log("\nGET thread of 200 comments")
-        log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs minimal", "vs isso", "body"], rows))
-        checks = []
-        s_min = ratio_per_round(get["sqlite"], get["minimal"])
-        p_min = ratio_per_round(get["postgres"], get["minimal"])
-        checks.append(("GET sqlite >= 60% of minimal", s_min >= TARGETS["get_sqlite_vs_minimal"],
-                       f"{s_min:.0%}"))
-        checks.append(("GET postgres >= 40% of minimal", p_min >= TARGETS["get_postgres_vs_minimal"],
-                       f"{p_min:.0%}"))
-        if "isso" in get:
-            for name in ("sqlite", "postgres"):
-                r = ratio_per_round(get[name], get["isso"])
-                checks.append((f"GET {name} >= 50x isso", r >= TARGETS["get_vs_isso"], f"{r:.0f}x"))
-
-        if post:
-            rows = []
-            for label in post:
-                m = median_result(post[label])
-                vs_isso = ratio_per_round(post[label], post["isso"]) if "isso" in post else float("nan")
-                rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
-                             f"{vs_isso:.1f}x" if "isso" in post else "-",
-                             sum(r.non_2xx for r in post[label])])
-            log("\nPOST a comment")
-            log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs isso", "non-2xx"], rows))
-            if "isso" in post:
-                for name in ("sqlite", "postgres"):
-                    if name in post:
-                        r = ratio_per_round(post[name], post["isso"])
-                        checks.append((f"POST {name} >= 5x isso", r >= TARGETS["post_vs_isso"], f"{r:.1f}x"))
-        for name in ("sqlite", "postgres"):
-            if not post_ok.get(name):
-                checks.append((f"POST {name} >= 5x isso", False, "endpoint not available"))
-
-        rows = []
-        for label in large:
-            m = median_result(large[label])
-            worst = max(r.p99_ms for r in large[label])
-            rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", f"{worst:.2f}",
-                         f"{cold[label][0]:.1f}", f"{cold[label][1]:.1f}"])
-            checks.append((f"10k first page p99 < 50 ms ({label}, served)",
-                           worst < TARGETS["first_page_10k_p99_ms"], f"{worst:.1f} ms"))
-            checks.append((f"10k first page p99 < 50 ms ({label}, cold build)",
-                           cold[label][1] < TARGETS["first_page_10k_p99_ms"], f"{cold[label][1]:.1f} ms"))
-        log(f"\nGET first page of {args.large:,} comments (wrk; cold = in-process, cache emptied)")
-        log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "worst p99", "cold p50", "cold p99"], rows))
-
-        log("\nTARGETS")
-        for what, ok, figure in checks:
-            log(f"  {verdict(ok):<7} {what:<46} {figure}")
-            if not ok:
-                missed.append(what)
-
-        if missed or args.profile:
-            log("\nPROFILES (in-process, single thread, cProfile)")
-            n = 200 if args.quick else 1000
-            profile_in_process(backends["sqlite"], "get", n, log)
-            profile_in_process(backends["postgres"], "get", n, log)
-            if any(post_ok.values()):
-                name = "sqlite" if post_ok.get("sqlite") else "postgres"
-                profile_in_process(backends[name], "post", n // 5, log)
-            profile_in_process(backends["postgres"], "get-cold", 20, log)
-    return 1 if missed else 0
-
-
-def absorb_seconds(backend: Backend, timeout: float = 60.0) -> float:
+def absorb_seconds(b: Backend, timeout: float = 120.0) -> float:
     """Seconds until every projection has reached the head of the log."""
-    from projections.setup import open_application
     from projections.registry import build_engine
+    from projections.setup import open_application
 
-    app = open_application(backend.database)
-    engine = build_engine(app, backend.database)
+    app = open_application(b.database)
+    engine = build_engine(app, b.database)
     started = time.perf_counter()
     try:
         while time.perf_counter() - started < timeout:
@@ -630,6 +284,382 @@ def absorb_seconds(backend: Backend, timeout: float = 60.0) -> float:
     finally:
         engine.store.close()
         app.close()
+
+
+# ---- in-process measurements --------------------------------------------------------------------
+
+
+def clear_body_cache(app) -> None:
+    """Empty the API's cache of response bytes (per app in app.extensions, or a module
+    global in older versions of web/api/caching.py)."""
+    from web.api import caching
+
+    cache = app.extensions.get("discuss_bodies")
+    if cache is None and isinstance(getattr(caching, "bodies", None), caching.BodyCache):
+        cache = caching.bodies
+    if cache is not None:
+        with cache._lock:
+            cache._items.clear()
+
+
+def cold_first_page(b: Backend, n: int) -> tuple[float, float, int]:
+    """The first page of the large thread with the byte cache emptied before each request
+    (what the first read after a change costs), Flask test client, in this process."""
+    with app_in_process(b.database, redis=b.redis) as app:
+        client = app.test_client()
+        url = f"/api/v1/threads/{b.large.thread_id}"
+        times, size = [], 0
+        for i in range(n + 3):
+            clear_body_cache(app)
+            t = time.perf_counter()
+            r = client.get(url)
+            if i >= 3:
+                times.append((time.perf_counter() - t) * 1e3)
+            size = len(r.data)
+            assert r.status_code == 200, r.status_code
+        return percentile(times, 50), percentile(times, 99), size
+
+
+def breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
+    """Where a cached GET of the 200-comment thread spends its time, in ms per request:
+    direct WSGI calls in this process (no socket, no gunicorn, no profiler), the whole
+    request and then with the rate limiter off, beside the parts timed alone."""
+    from web import limiter
+    from web.api.caching import json_bytes_response, make_etag
+
+    os.environ["BENCH_BODY_FILE"] = str(body_file)
+    spec = importlib.util.spec_from_file_location("bench_minimal_app", BENCH / "minimal_app.py")
+    minimal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(minimal)
+
+    path = f"/api/v1/threads/{b.small.thread_id}"
+    rows = []
+    with app_in_process(b.database, redis=b.redis) as app:
+        full = wsgi_caller(app, path)
+        status, size = full()
+        assert status.startswith("200"), status
+        base = time_calls(wsgi_caller(minimal.app, path), n)
+        whole = time_calls(full, n)
+        rows.append(["minimal app (same bytes)", f"{base:.3f}", ""])
+        rows.append(["project: whole request", f"{whole:.3f}", f"{whole - base:+.3f}"])
+        enabled = limiter.enabled
+        limiter.enabled = False
+        try:
+            no_limit = time_calls(full, n)
+        finally:
+            limiter.enabled = enabled
+        rows.append(["project: rate limiter off", f"{no_limit:.3f}", f"{no_limit - base:+.3f}"])
+
+        parts = _parts(app, path, b)
+        with app.test_request_context(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+            for label, fn in parts:
+                try:
+                    rows.append([f"  part: {label}", f"{time_calls(fn, n):.3f}", ""])
+                except Exception as error:  # a part renamed by the API helpers
+                    rows.append([f"  part: {label}", "n/a", type(error).__name__])
+        etag = make_etag("x")
+        body = body_file.read_bytes()
+        with app.test_request_context(path):
+            rows.append(["  part: Response from cached bytes",
+                         f"{time_calls(lambda: json_bytes_response(body, etag), n):.3f}", ""])
+    return rows
+
+
+def _parts(app, path: str, b: Backend):
+    from projections import queries
+    from web.api.caching import make_etag
+    from web.api.reads import engine
+    from web.auth import is_moderator
+    from web.schemas import ThreadQuery
+
+    with app.test_request_context(path):
+        eng = engine()
+    req = queries.PageRequest()
+    thread_id = b.small.thread_id
+
+    def load_query():
+        from flask import request
+
+        return ThreadQuery().load(request.args)
+
+    return [
+        ("ThreadQuery().load(args)", load_query),
+        ("thread_row (2 queries)", lambda: queries.thread_row(eng, thread_id)),
+        ("engine.generation (1 query)", lambda: eng.generation("threads")),
+        ("is_moderator (anonymous)", is_moderator),
+        ("make_etag", lambda: make_etag("thread", thread_id, 1, 1, req)),
+    ]
+
+
+def profile_in_process(b: Backend, what: str, n: int) -> None:
+    """cProfile of n requests of one kind: one process, Flask test client."""
+    with app_in_process(b.database, redis=b.redis) as app:
+        client = app.test_client()
+        if what == "get":
+            url = f"/api/v1/threads/{b.small.thread_id}"
+
+            def call(i):
+                return client.get(url)
+        elif what == "get-cold":
+            url = f"/api/v1/threads/{b.large.thread_id}"
+
+            def call(i):
+                clear_body_cache(app)
+                return client.get(url)
+        else:
+            url = f"/api/v1/threads/{b.post_thread}/comments"
+            headers = {"Authorization": f"Bearer {b.token}"}
+
+            def call(i):
+                return client.post(url, json={"text": f"A profiled comment, number {i}."},
+                                   headers=headers)
+
+        for i in range(5):
+            call(-1 - i)
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        for i in range(n):
+            r = call(i)
+        prof.disable()
+        per = (time.perf_counter() - t) / n * 1e3
+    log(f"\n--- cProfile: {what} on {b.name}: {n} requests, {per:.2f} ms each in-process "
+        f"(profiler included), status {r.status_code} ---")
+    for order, count in (("cumulative", 30), ("tottime", 14)):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(order).print_stats(count)
+        lines = [ln.replace(str(ROOT) + "/", "").replace(str(ROOT / ".venv/lib/python3.11/site-packages") + "/", "")
+                 for ln in out.getvalue().splitlines() if ln.strip()]
+        keep = [ln for ln in lines if not ln.lstrip().startswith(("Ordered", "List reduced"))]
+        log(f"  by {order}:")
+        log("\n".join(keep[1:]))
+
+
+def _print_logs_on_error(servers: list[Server]):
+    def on_exit(exc_type, exc, tb):
+        if exc_type is not None and exc_type is not KeyboardInterrupt:
+            for server in servers:
+                log(f"\n--- last lines of {server.name}'s log ---\n{server.log_tail(30)}")
+        return False
+
+    return on_exit
+
+
+# ---- main ---------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="HTTP benchmarks of the JSON API (wrk + gunicorn).")
+    parser.add_argument("--quick", action="store_true", help="short runs; large thread of 2,000")
+    parser.add_argument("--seconds", type=float, help="seconds per wrk run (default 5, quick 2)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
+    parser.add_argument("--connections", type=int, default=4, help="wrk connections (default 4)")
+    parser.add_argument("--large", type=int, help="comments of the large thread (default 10,000)")
+    parser.add_argument("--isso-venv", default=os.environ.get("BENCH_ISSO_VENV", DEFAULT_ISSO_VENV))
+    parser.add_argument("--no-isso", action="store_true", help="leave Isso out")
+    parser.add_argument("--profile", action="store_true", help="print cProfile reports in any case")
+    args = parser.parse_args()
+    seconds = args.seconds or (2.0 if args.quick else 5.0)
+    rounds = args.rounds or (1 if args.quick else 3)
+    n_large = args.large or (2_000 if args.quick else 10_000)
+    conns = args.connections
+
+    require_wrk()
+    isso_venv = Path(args.isso_venv)
+    use_isso = not args.no_isso
+    if use_isso and not (isso_venv / "bin" / "gunicorn").exists():
+        log(f"!! no Isso venv at {isso_venv} (see bench/README.md): running without Isso")
+        use_isso = False
+
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    log("bench_http: the JSON API over HTTP")
+    log(f"machine: nproc={nproc()} ({platform.machine()}), load average "
+        f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at start; Python "
+        f"{platform.python_version()}")
+    log(f"load generator: {wrk_v.split(' Copyright')[0]}, 1 thread, {conns} connections, "
+        f"{seconds:.0f}s per run, {rounds} interleaved round(s); wrk shares the 2 cores")
+    log(f"servers: gunicorn, {GUNICORN_WORKERS} sync workers each, 127.0.0.1; project as "
+        f"{wsgi_target()!r}")
+    plan_small = plan_thread(200)
+    log(f"thread of 200: {plan_small.describe()}")
+    log(f"large thread:  {plan_thread(n_large, max_tops=None, seed=11).describe()}")
+
+    missed: list[str] = []
+    checks: list[tuple[str, bool, str]] = []
+    servers: list[Server] = []
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-"))
+        stack.callback(flush_bench_redis)
+        flush_bench_redis()
+        backends = {n: Backend(n, stack.enter_context(temp_store(n))) for n in ("sqlite", "postgres")}
+        # Registered last, so it runs first: every server ends before its store is dropped.
+        stack.callback(lambda: [s.stop() for s in reversed(servers)])
+        stack.push(_print_logs_on_error(servers))
+
+        log("\nset-up (temp stores; PostgreSQL prepared in a child process meanwhile)")
+        prepared = prepare_stores({n: b.database for n, b in backends.items()}, 200, n_large,
+                                  KEYS, log=log)
+        for name, b in backends.items():
+            r = prepared[name]
+            b.small, b.large, b.token, b.post_thread = r["small"], r["large"], r["token"], r["post_thread"]
+            start_project(b, tmp, servers)
+
+        sizes = {}
+        for b in backends.values():
+            body, headers = check_read(b, b.small, 200)
+            sizes[b.name] = len(body)
+        body, headers = check_read(backends["sqlite"], backends["sqlite"].small, 200)
+        minimal = start_minimal(body, headers.get("ETag", ""), tmp, servers)
+        status, _, mbody = http_get(f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}")
+        assert status == 200 and mbody == body, status
+        sizes["minimal"] = len(mbody)
+
+        isso = None
+        if use_isso:
+            isso = start_isso(isso_venv, tmp, servers)
+            ids, secs = isso_seeder().seed(isso.base, ISSO_URI_200, plan_small)
+            status, _, ibody = http_get(f"{isso.base}/?uri={ISSO_URI_200}")
+            assert status == 200 and json.loads(ibody)["total_replies"] == 200, status
+            sizes["isso"] = len(ibody)
+            log(f"  isso: the same 200 comments posted through POST /new in {secs:.1f}s "
+                "(Isso keeps one level of nesting)")
+        log("  GET bodies of the 200-comment thread: "
+            + ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in sizes.items()))
+
+        # ---- 1. GET 200 comments -------------------------------------------------------------
+        log("\n[1] GET a thread of 200 comments")
+        get_targets = [("minimal", f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}", {})]
+        get_targets += [(b.name, b.url(b.small), {}) for b in backends.values()]
+        if isso:
+            get_targets.append(("isso", f"{isso.base}/?uri={ISSO_URI_200}", {}))
+        for label, url, extra in get_targets:  # warm-up: every worker builds its objects
+            run_wrk(label, url, seconds=1, connections=conns, **extra)
+        get = rounds_of(get_targets, rounds, seconds, conns)
+
+        # ---- 2. POST a comment ----------------------------------------------------------------
+        log("\n[2] POST a comment")
+        post_targets, post_ok = [], {}
+        for b in backends.values():
+            post_ok[b.name], detail = probe_post(b)
+            if not post_ok[b.name]:
+                log(f"  !! {b.name}: POST /api/v1/threads/{{id}}/comments not usable: {detail}")
+                continue
+            script = lua_post_script(f"/api/v1/threads/{b.post_thread}/comments",
+                                     {"Authorization": f"Bearer {b.token}"},
+                                     post_bodies(plan_small, "project"), Path(tmp) / f"post-{b.name}.lua")
+            post_targets.append((b.name, f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
+                                 {"script": script}))
+        if isso:
+            script = lua_post_script(f"/new?uri={ISSO_URI_POST}", {}, post_bodies(plan_small, "isso"),
+                                     Path(tmp) / "post-isso.lua")
+            post_targets.append(("isso", f"{isso.base}/new?uri={ISSO_URI_POST}", {"script": script}))
+        post = rounds_of(post_targets, rounds, seconds, conns) if post_targets else {}
+        for b in backends.values():
+            if post_ok.get(b.name):
+                log(f"  {b.name}: projections reached the head of the log "
+                    f"{absorb_seconds(b):.1f}s after the load stopped")
+
+        # ---- 3. first page of the large thread ---------------------------------------------------
+        log(f"\n[3] GET the first page of a thread of {n_large:,} comments")
+        large_targets = [(b.name, b.url(b.large), {}) for b in backends.values()]
+        for b in backends.values():
+            check_read(b, b.large, 0)
+        for label, url, extra in large_targets:
+            run_wrk(label, url, seconds=1, connections=conns, **extra)
+        log("  one connection (latency, no queueing):")
+        large_one = rounds_of(large_targets, rounds, seconds, 1)
+        log(f"  {conns} connections (the load of [1]):")
+        large_load = rounds_of(large_targets, rounds, seconds, conns)
+        cold = {}
+        for b in backends.values():
+            cold[b.name] = cold_first_page(b, 15 if args.quick else 40)
+            log(f"    {b.name}: built cold in-process: p50 {cold[b.name][0]:.1f} ms, "
+                f"p99 {cold[b.name][1]:.1f} ms ({cold[b.name][2] / 1024:.0f} KiB)")
+
+        # ---- 4. where a cached GET's time goes ---------------------------------------------------
+        log("\n[4] where a cached GET of the 200-comment thread spends its time "
+            "(in-process direct WSGI calls, ms per request)")
+        body_file = Path(tmp) / "body.json"
+        parts = {b.name: breakdown(b, body_file, 100 if args.quick else 300) for b in backends.values()}
+        rows = [[label, parts["sqlite"][i][1], parts["postgres"][i][1], parts["sqlite"][i][2],
+                 parts["postgres"][i][2]] for i, (label, *_) in enumerate(parts["sqlite"])]
+        log(fmt_table(["", "sqlite ms", "postgres ms", "sqlite vs min", "pg vs min"], rows))
+
+        # ---- results ------------------------------------------------------------------------------
+        log("\n" + "=" * 80)
+        log(f"RESULTS  nproc={nproc()}; medians of {rounds} round(s) of {seconds:.0f}s; each ratio is "
+            "the median of per-round ratios to the baseline measured in the same round")
+        have_isso = "isso" in get
+        rows = []
+        for label, results in get.items():
+            m = median_result(results)
+            rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
+                         f"{ratio(results, get['minimal']):.0%}",
+                         f"{ratio(results, get['isso']):.1f}x" if have_isso else "-",
+                         f"{sizes[label] / 1024:.0f} KiB"])
+        log("\nGET a thread of 200 comments")
+        log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs minimal", "vs isso", "body"], rows))
+        r = ratio(get["sqlite"], get["minimal"])
+        checks.append(("GET sqlite >= 60% of minimal", r >= TARGET_SQLITE_VS_MINIMAL, f"{r:.0%}"))
+        r = ratio(get["postgres"], get["minimal"])
+        checks.append(("GET postgres >= 40% of minimal", r >= TARGET_POSTGRES_VS_MINIMAL, f"{r:.0%}"))
+        if have_isso:
+            for name in ("sqlite", "postgres"):
+                r = ratio(get[name], get["isso"])
+                checks.append((f"GET {name} >= 50x isso", r >= TARGET_GET_VS_ISSO, f"{r:.0f}x"))
+
+        if post:
+            rows = []
+            for label, results in post.items():
+                m = median_result(results)
+                rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
+                             f"{ratio(results, post['isso']):.1f}x" if "isso" in post else "-",
+                             sum(x.non_2xx for x in results)])
+            log("\nPOST a comment")
+            log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs isso", "non-2xx"], rows))
+        for name in ("sqlite", "postgres"):
+            if not post_ok.get(name):
+                checks.append((f"POST {name} >= 5x isso", False, "endpoint not usable"))
+            elif "isso" in post:
+                r = ratio(post[name], post["isso"])
+                checks.append((f"POST {name} >= 5x isso", r >= TARGET_POST_VS_ISSO, f"{r:.1f}x"))
+
+        rows = []
+        for name in large_one:
+            one, load = median_result(large_one[name]), median_result(large_load[name])
+            worst_one = max(x.p99_ms for x in large_one[name])
+            worst_load = max(x.p99_ms for x in large_load[name])
+            rows.append([name, f"{one.rps:.1f}", f"{one.p50_ms:.2f}", f"{worst_one:.2f}",
+                         f"{load.rps:.1f}", f"{worst_load:.2f}", f"{cold[name][0]:.1f}",
+                         f"{cold[name][1]:.1f}"])
+            checks.append((f"10k first page p99 < 50 ms, {name}, 1 conn", worst_one < 50,
+                           f"{worst_one:.1f} ms"))
+            checks.append((f"10k first page p99 < 50 ms, {name}, {conns} conns", worst_load < 50,
+                           f"{worst_load:.1f} ms"))
+            checks.append((f"10k first page p99 < 50 ms, {name}, cold build", cold[name][1] < 50,
+                           f"{cold[name][1]:.1f} ms"))
+        log(f"\nGET the first page of {n_large:,} comments (p99 = worst round; cold = built "
+            "in-process with the byte cache emptied)")
+        log(fmt_table(["server", "req/s 1c", "p50 1c", "p99 1c", f"req/s {conns}c", f"p99 {conns}c",
+                       "cold p50", "cold p99"], rows))
+
+        log("\nTARGETS")
+        for what, ok, figure in checks:
+            log(f"  {'met' if ok else 'MISSED':<7} {what:<44} {figure}")
+            if not ok:
+                missed.append(what)
+
+        if missed or args.profile:
+            log("\nPROFILES (cProfile, one process, Flask test client)")
+            n = 100 if args.quick else 300
+            profile_in_process(backends["sqlite"], "get", n)
+            profile_in_process(backends["postgres"], "get", n)
+            for name in ("sqlite", "postgres"):
+                if post_ok.get(name):
+                    profile_in_process(backends[name], "post", n // 5)
+            profile_in_process(backends["postgres"], "get-cold", 10)
+    log(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-WORDS = (
-    "the quick brown fox jumps over lazy dog comment reply thread discussion about this post"
-    " really think agree disagree because which would should could never always maybe point"
-).split()
+WORDS = [
+    "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "comment", "reply", "thread",
+    "discussion", "about", "this", "post", "really", "think", "agree", "disagree", "because",
+    "which", "would", "should", "could", "never", "always", "maybe", "point",
+]  # fmt: skip
 
 
 # ---- the file ------------------------------------------------------------------------
@@ -159,8 +160,12 @@ def case_batched_write(backend: str, url: str, events: int, text_length: int) ->
     while done < events:
         batch = [
             Item._create(
-                Item.Created, id=uuid.uuid4(), thread_id=thread_id, parent_id=None,
-                author_id=author_id, text=text,
+                Item.Created,
+                id=uuid.uuid4(),
+                thread_id=thread_id,
+                parent_id=None,
+                author_id=author_id,
+                text=text,
             )
             for _ in range(min(1000, events - done))
         ]
@@ -189,7 +194,10 @@ def run_case(*args: str) -> dict:
     """Run a case in a fresh interpreter; returns its figures and its peak memory."""
     result = subprocess.run(
         [sys.executable, __file__, "--case", json.dumps(args)],
-        check=True, capture_output=True, text=True, cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -2,9 +2,10 @@
 
 Run by hand (never by the tests):
 
-    .venv/bin/python bench/bench_writes.py            # N=1000 per measurement
-    .venv/bin/python bench/bench_writes.py --n 5000 --writers 4
+    .venv/bin/python bench/bench_writes.py            # N=1000, median of 3 rounds
+    .venv/bin/python bench/bench_writes.py --n 5000 --repeat 5 --writers 4
     .venv/bin/python bench/bench_writes.py --profile  # cProfile of the app runs
+    .venv/bin/python bench/bench_writes.py --explain  # the app with one cost removed
 
 For each backend (a fresh temporary SQLite file, a fresh PostgreSQL database created
 and dropped here), three measurements of N single-event writes, one per call:

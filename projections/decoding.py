@@ -28,7 +28,7 @@ class EventDecoder:
             and mapper.cipher is None
             and mapper.compressor is None
         )
-        self.names = dict(transcoder.names) if self.fast else {}
+        self.names: dict[str, Any] = dict(transcoder.names) if self.fast else {}
         self._classes: dict[tuple[str, type], tuple[type, Any] | None] = {}
 
     def _class(self, topic: str, id_type: type) -> tuple[type, Any] | None:

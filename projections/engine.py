@@ -109,7 +109,9 @@ class Projection:
     """Base of a read model. Subclasses set `name`, `prefix`, `ddl` and handlers.
 
     Handlers are `handler(self, sql, t, event, position)`, one call per event. A
-    projection may instead override `apply_page` to handle a page in batches."""
+    projection may instead override `apply_page` to handle a page in batches. With
+    `wants_notifications = True` it gets the stored records (Notification objects)
+    instead of decoded events, undecodable ones included."""
 
     name: ClassVar[str]
     prefix: ClassVar[str]
@@ -119,6 +121,7 @@ class Projection:
     # True: handlers receive the stored record (the library's Notification: position,
     # originator id and version, topic, state bytes) instead of the decoded domain event,
     # for read models over the records themselves (the hash chain).
+    wants_notifications: ClassVar[bool] = False
     wants_notifications: ClassVar[bool] = False
     _handlers: ClassVar[dict[type, Callable]]
 
@@ -350,6 +353,16 @@ class Engine:
     def catch_up_all(self) -> int:
         return sum(self.catch_up(name) for name in self.projections)
 
+    def prepare(
+        self, projection: Projection, notifications: Sequence[Any]
+    ) -> tuple[list[tuple[int, Any]], tuple[int, str] | None]:
+        """(position, event) pairs for a projection, and (position, reason) of the first
+        event that cannot be decoded (the pairs stop before it). A projection with
+        `wants_notifications` gets the stored records themselves."""
+        if getattr(projection, "wants_notifications", False):
+            return [(n.id, n) for n in notifications], None
+        return self._decode(notifications)
+
     def _decode(self, notifications: Sequence[Any]) -> tuple[list[tuple[int, Any]], tuple | None]:
         """Decode a page; stop at the first event that cannot be decoded."""
         decode = self.decoder.decode
@@ -370,7 +383,7 @@ class Engine:
         if projection.wants_notifications:
             events, bad = [(n.id, n) for n in notifications], None
         else:
-            events, bad = self._decode(notifications)  # outside the lock: CPU only
+            events, bad = self.prepare(projection, notifications)  # outside the lock: CPU only
         try:
             try:
                 applied = self.apply_events(projection, generation, events)
@@ -412,7 +425,18 @@ class Engine:
         todo = [item for item in events if item[0] > current]
         if not todo:
             return 0
-        projection.apply_page(sql, projection.tables(generation), todo)
+        tables = projection.tables(generation)
+        if self.store.postgres and not isinstance(projection, BatchProjection):
+            # One event at a time, but without a round trip per statement: PostgreSQL's
+            # pipeline mode sends writes without waiting. An error then surfaces later
+            # than its statement, so it is not pinned here: the engine locates it.
+            try:
+                with self.store.connection().pipeline():
+                    projection.apply_page(sql, tables, todo)
+            except HandlerError as failure:
+                raise RuntimeError(f"a page failed in pipeline mode: {failure}") from failure
+        else:
+            projection.apply_page(sql, tables, todo)
         self._advance(sql, projection.name, generation, todo[-1][0])
         return len(todo)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import time
 import uuid
 
 import psycopg
@@ -76,6 +77,8 @@ def error_response(
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if "Retry-After" in response.headers:
+        response.own_retry_after = response.headers["Retry-After"]
     return response
 
 
@@ -83,15 +86,73 @@ def _http_code(error: HTTPException) -> str:
     return (error.name or "error").lower().replace(" ", "_").replace("'", "")
 
 
+class StoreBreaker:
+    """Fail fast while PostgreSQL is down. Each call of eventsourcing's recorder retries
+    a failed connection 10 times, each waiting up to POSTGRES_CONNECT_TIMEOUT: one
+    request then takes many seconds to fail. After a request found the store
+    unreachable, API requests answer 503 at once for `cooldown` seconds (then one tries
+    again); /health always looks, and closes the breaker when the store answers."""
+
+    def __init__(self, cooldown: float = 5.0):
+        self.cooldown = cooldown
+        self._open_until = 0.0
+
+    def trip(self) -> None:
+        self._open_until = time.monotonic() + self.cooldown
+
+    def reset(self) -> None:
+        self._open_until = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self._open_until - time.monotonic())
+
+
+def store_breaker(app: Flask) -> StoreBreaker:
+    return app.extensions.setdefault("discuss_store_breaker", StoreBreaker())
+
+
+def _store_unavailable_response(retry_after: int = 5):
+    return error_response(
+        503,
+        "store_unavailable",
+        "the event store is unreachable; try again shortly",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
+    breaker = store_breaker(app)
+    postgres = app.extensions["discuss_config"].database.backend == "postgres"
+
     @app.before_request
     def assign_request_id() -> None:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
+    @app.before_request
+    def fail_fast_while_the_store_is_down():
+        if request.path.startswith("/api/v1/") and not request.path.endswith("/health"):
+            remaining = breaker.remaining()
+            if remaining:
+                return _store_unavailable_response(max(1, round(remaining)))
+        return None
+
     @app.after_request
     def echo_request_id(response):
         response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        return response
+
+    @app.after_request
+    def keep_own_retry_after(response):
+        # flask-limiter (its after_request runs before this one) puts its window's reset
+        # as Retry-After on every limited response and raises ours to it. Keep its value
+        # on a 429 only; elsewhere keep ours (a 503's), or none.
+        if response.status_code != 429:
+            own = getattr(response, "own_retry_after", None)
+            if own is not None:
+                response.headers["Retry-After"] = own
+            else:
+                response.headers.pop("Retry-After", None)
         return response
 
     @app.errorhandler(ApiError)
@@ -129,12 +190,9 @@ def register_error_handlers(app: Flask) -> None:
             type(error).__name__,
             error,
         )
-        return error_response(
-            503,
-            "store_unavailable",
-            "the event store is unreachable; try again shortly",
-            headers={"Retry-After": "5"},
-        )
+        if postgres:  # (SQLite's OperationalError is a busy file, not a server down)
+            breaker.trip()
+        return _store_unavailable_response()
 
     for error_class in STORE_UNAVAILABLE:
         app.register_error_handler(error_class, store_unreachable)

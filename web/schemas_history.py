@@ -212,7 +212,7 @@ class WordSpan(Schema):
 
 class CommentDiff(Schema):
     comment_id = fields.String()
-    from_ = fields.Nested(DiffSide, data_key="from")
+    from_ = fields.Nested(DiffSide, data_key="from", attribute="from")
     to = fields.Nested(DiffSide)
     unified = fields.String(metadata={"description": "a line-level unified diff"})
     spans = fields.List(fields.Nested(WordSpan), metadata={"description": "word-level spans"})
@@ -270,7 +270,9 @@ class ThreadChange(Schema):
 
 class Changes(Schema):
     thread_id = fields.String()
-    from_ = fields.Integer(data_key="from", metadata={"description": "after this position"})
+    from_ = fields.Integer(
+        data_key="from", attribute="from", metadata={"description": "after this position"}
+    )
     to = fields.Integer(metadata={"description": "up to and including this position"})
     events = fields.Integer()
     added = fields.List(fields.Nested(AddedComment))

@@ -137,6 +137,7 @@ def _uuid(value: str) -> UUID:
 
 main.add_command(__import__("workers.importing.cli", fromlist=["import_group"]).import_group)
 __import__("workers.audit_cli", fromlist=["register"]).register(main)  # export, verify
+main.add_command(__import__("workers.rebuild_cli", fromlist=["x"]).rebuild_command)
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,10 @@ from workers.services import forget_services
 
 API = "/api/v1"
 
+# For tests of the web layer alone (validation, error shapes): SQLite is enough. The
+# flows that reach the read models' SQL run on both backends (the default).
+sqlite_only = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
 
 @dataclass(frozen=True)
 class Caller:

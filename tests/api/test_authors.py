@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, assert_error
+from tests.api.conftest import API, assert_error, sqlite_only
 
 
 def test_registration_returns_a_token_that_authenticates(client):
@@ -21,11 +21,13 @@ def test_registration_returns_a_token_that_authenticates(client):
     assert me.json == {"id": body["id"], "name": "Zoe", "role": "member"}
 
 
+@sqlite_only
 def test_registration_can_be_switched_off(app_factory):
     client = app_factory(open_registration=False).test_client()
     assert_error(client.post(f"{API}/authors", json={"name": "Zoe"}), 403, "registration_closed")
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -43,6 +45,7 @@ def test_registration_refuses_bad_fields_by_name(client, body, field):
     assert field in error["fields"], error
 
 
+@sqlite_only
 def test_me_needs_a_valid_token(client, member):
     assert_error(client.get(f"{API}/authors/me"), 401, "unauthenticated")
     bad = {"Authorization": f"Bearer {member.id}.not-the-secret"}
@@ -52,6 +55,7 @@ def test_me_needs_a_valid_token(client, member):
     assert_error(client.get(f"{API}/authors/me", headers={"Authorization": "Basic x"}), 401)
 
 
+@sqlite_only
 def test_an_authors_card_is_public_and_cacheable(client, moderator):
     response = client.get(f"{API}/authors/{moderator.id}")
     assert response.status_code == 200
@@ -61,5 +65,6 @@ def test_an_authors_card_is_public_and_cacheable(client, moderator):
     assert again.status_code == 304 and again.data == b""
 
 
+@sqlite_only
 def test_an_unknown_author_is_404(client, thread):
     assert_error(client.get(f"{API}/authors/{thread['id']}"), 404, "author_not_found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import API, assert_error, post
+from tests.api.conftest import API, assert_error, post, sqlite_only
 
 
 def read(client, path: str, position: int, **kwargs):
@@ -29,7 +29,12 @@ def test_post_reply_and_read_a_subtree(client, thread, member, other_member):
     while node:
         texts.append((node["text"], node["author"]["name"], node["depth"]))
         node = node["replies"][0] if node["replies"] else None
-    assert texts == [("top", "Ada", 0), ("one", "Brian", 1), ("two", "Ada", 2), ("three", "Brian", 3)]
+    assert texts == [
+        ("top", "Ada", 0),
+        ("one", "Brian", 1),
+        ("two", "Ada", 2),
+        ("three", "Brian", 3),
+    ]
 
     shallow = read(client, f"/threads/{thread['id']}", 0, query={"depth": 1}).json
     cut = shallow["comments"][0]["replies"][0]
@@ -58,6 +63,7 @@ def test_the_comment_etag_follows_changes_anywhere_in_its_thread(client, thread,
     assert changed.json["comment"]["reply_count"] == 1
 
 
+@sqlite_only
 def test_an_unknown_comment_is_404(client, thread):
     assert_error(client.get(f"{API}/comments/{thread['id']}"), 404, "not_found")
 
@@ -84,6 +90,7 @@ def test_idempotency_key_makes_retries_safe(client, thread, member, other_member
         assert "Idempotency-Key" in error["fields"]
 
 
+@sqlite_only
 def test_replies_must_name_a_live_parent_in_the_same_thread(client, thread, moderator, member):
     other = client.post(f"{API}/threads", json={"title": "Other"}, headers=moderator.headers).json
     elsewhere = post(client, member, other["id"], "elsewhere")
@@ -104,6 +111,7 @@ def test_replies_must_name_a_live_parent_in_the_same_thread(client, thread, mode
     assert_error(refused, 409, "comment_retracted")
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("body", "field"),
     [({}, "text"), ({"text": "   "}, "text"), ({"text": 5}, "text"), ({"text": "a\x00b"}, "text")],
@@ -115,6 +123,7 @@ def test_comment_text_is_validated(client, thread, member, body, field):
     assert field in assert_error(response, 422)["fields"]
 
 
+@sqlite_only
 def test_posting_needs_a_signed_in_author_and_a_thread(client, thread, member):
     url = f"{API}/threads/{thread['id']}/comments"
     assert_error(client.post(url, json={"text": "x"}), 401, "unauthenticated")
@@ -125,6 +134,7 @@ def test_posting_needs_a_signed_in_author_and_a_thread(client, thread, member):
     assert_error(response, 404, "thread_not_found")
 
 
+@sqlite_only
 @pytest.mark.parametrize("if_match", ['"1"', "1", 'W/"1"', " 1 "])
 def test_edit_with_if_match_in_any_usual_spelling(client, thread, member, if_match):
     posted = post(client, member, thread["id"], "draft")
@@ -134,7 +144,11 @@ def test_edit_with_if_match_in_any_usual_spelling(client, thread, member, if_mat
         headers={**member.headers, "If-Match": if_match},
     )
     assert response.status_code == 200, response.json
-    assert response.json == {"id": posted["comment"], "version": 2, "position": response.json["position"]}
+    assert response.json == {
+        "id": posted["comment"],
+        "version": 2,
+        "position": response.json["position"],
+    }
     assert response.headers["ETag"] == '"2"'
     view = read(client, f"/comments/{posted['comment']}", response.json["position"]).json
     assert view["comment"]["text"] == "final" and view["comment"]["edited"] is True
@@ -153,13 +167,16 @@ def test_edits_are_conditional(client, thread, member):
     assert stale.headers["ETag"] == '"2"'  # the current version, to reload and retry
 
     for bad in ["abc", '"1", "2"', "-1", ""]:
-        response = client.patch(url, json={"text": "x"}, headers={**member.headers, "If-Match": bad})
+        response = client.patch(
+            url, json={"text": "x"}, headers={**member.headers, "If-Match": bad}
+        )
         assert "If-Match" in assert_error(response, 422)["fields"], bad
 
     anything = client.patch(url, json={"text": "v3"}, headers={**member.headers, "If-Match": "*"})
     assert anything.status_code == 200 and anything.json["version"] == 3
 
 
+@sqlite_only
 def test_only_the_author_or_a_moderator_edits_and_retracts(
     client, thread, member, other_member, moderator
 ):
@@ -183,14 +200,18 @@ def test_retract_with_or_without_a_body(client, thread, member, moderator):
     response = client.delete(f"{API}/comments/{first['comment']}", headers=member.headers)
     assert response.status_code == 200 and response.json["version"] == 2
     with_reason = client.delete(
-        f"{API}/comments/{second['comment']}", json={"reason": "changed my mind"}, headers=moderator.headers
+        f"{API}/comments/{second['comment']}",
+        json={"reason": "changed my mind"},
+        headers=moderator.headers,
     )
     assert with_reason.status_code == 200
 
     again = client.delete(f"{API}/comments/{first['comment']}", headers=member.headers)
     assert_error(again, 409, "comment_retracted")
     edit = client.patch(
-        f"{API}/comments/{first['comment']}", json={"text": "x"}, headers={**member.headers, "If-Match": "2"}
+        f"{API}/comments/{first['comment']}",
+        json={"text": "x"},
+        headers={**member.headers, "If-Match": "2"},
     )
     assert_error(edit, 409, "comment_retracted")
 
@@ -204,9 +225,7 @@ def test_moderators_hide_and_restore(client, thread, member, other_member, moder
     posted = post(client, member, thread["id"], "rude words")
     url = f"{API}/comments/{posted['comment']}"
     assert_error(client.post(f"{url}/hide", json={"reason": "rude"}), 401)
-    assert_error(
-        client.post(f"{url}/hide", json={"reason": "rude"}, headers=member.headers), 403
-    )
+    assert_error(client.post(f"{url}/hide", json={"reason": "rude"}, headers=member.headers), 403)
     no_reason = client.post(f"{url}/hide", json={}, headers=moderator.headers)
     assert "reason" in assert_error(no_reason, 422)["fields"]
     blank = client.post(f"{url}/hide", json={"reason": "  "}, headers=moderator.headers)
@@ -222,9 +241,13 @@ def test_moderators_hide_and_restore(client, thread, member, other_member, moder
     assert public.json["comment"]["text"] is None
     assert public.json["comment"]["placeholder"] == "removed by a moderator"
     assert public.json["comment"]["state_reason"] is None
-    as_member = read(client, f"/comments/{posted['comment']}", position, headers=other_member.headers)
+    as_member = read(
+        client, f"/comments/{posted['comment']}", position, headers=other_member.headers
+    )
     assert as_member.json["comment"]["text"] is None
-    as_moderator = read(client, f"/comments/{posted['comment']}", position, headers=moderator.headers)
+    as_moderator = read(
+        client, f"/comments/{posted['comment']}", position, headers=moderator.headers
+    )
     assert as_moderator.json["comment"]["text"] == "rude words"
     assert as_moderator.json["comment"]["state_reason"] == "rude"
     assert as_moderator.headers["Cache-Control"].startswith("private")
@@ -241,6 +264,8 @@ def test_moderators_hide_and_restore(client, thread, member, other_member, moder
     assert_error(client.post(f"{url}/restore", headers=member.headers), 403)
     restored = client.post(f"{url}/restore", headers=moderator.headers)
     assert restored.status_code == 200 and restored.json["version"] == 3
-    assert_error(client.post(f"{url}/restore", headers=moderator.headers), 409, "invalid_transition")
+    assert_error(
+        client.post(f"{url}/restore", headers=moderator.headers), 409, "invalid_transition"
+    )
     view = read(client, f"/comments/{posted['comment']}", restored.json["position"]).json
     assert view["comment"]["text"] == "rude words" and view["comment"]["state"] == "visible"

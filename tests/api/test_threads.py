@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from tests.api.conftest import API, assert_error, post
+from tests.api.conftest import API, assert_error, post, sqlite_only
 
 
 def test_a_moderator_opens_a_thread_others_may_not(client, moderator, member):
@@ -20,7 +20,9 @@ def test_a_moderator_opens_a_thread_others_may_not(client, moderator, member):
     assert response.headers["Location"] == f"{API}/threads/{opened['id']}"
     assert opened["key"] == "news/1" and opened["position"] > 0
 
-    read = client.get(response.headers["Location"], query_string={"min_position": opened["position"]})
+    read = client.get(
+        response.headers["Location"], query_string={"min_position": opened["position"]}
+    )
     assert read.status_code == 200
     assert read.json["thread"]["title"] == "News"
     assert read.json["thread"]["body"] == "Text"
@@ -31,7 +33,9 @@ def test_a_moderator_opens_a_thread_others_may_not(client, moderator, member):
 
 
 def test_reads_by_key_and_by_id_agree(client, thread):
-    by_id = client.get(f"{API}/threads/{thread['id']}", query_string={"min_position": thread["position"]})
+    by_id = client.get(
+        f"{API}/threads/{thread['id']}", query_string={"min_position": thread["position"]}
+    )
     by_key = client.get(f"{API}/threads/by-key/posts/a-thread")
     assert by_id.status_code == by_key.status_code == 200
     assert by_id.json == by_key.json
@@ -62,10 +66,13 @@ def test_reads_carry_an_etag_that_changes_exactly_with_the_thread(client, thread
     assert other.status_code == 200
 
 
+@sqlite_only
 def test_read_your_writes_waits_then_gives_up_with_503(app_factory, thread, member):
     client = app_factory(read_wait_seconds=0.2).test_client()
     posted = post(client, member, thread["id"], "hello")
-    seen = client.get(f"{API}/threads/{thread['id']}", query_string={"min_position": posted["position"]})
+    seen = client.get(
+        f"{API}/threads/{thread['id']}", query_string={"min_position": posted["position"]}
+    )
     assert seen.status_code == 200 and seen.json["thread"]["comment_count"] == 1
 
     future = client.get(
@@ -95,6 +102,7 @@ def test_thread_pages_follow_the_cursor(client, thread, member):
     assert newest["page"]["remaining_top_level"] == 4
 
 
+@sqlite_only
 def test_thread_query_is_validated_by_field(client, thread):
     url = f"{API}/threads/{thread['id']}"
     for query, field in [
@@ -116,9 +124,7 @@ def test_thread_query_is_validated_by_field(client, thread):
 def test_the_thread_list_pages_with_an_opaque_cursor(client, moderator):
     positions = []
     for n in range(5):
-        response = client.post(
-            f"{API}/threads", json={"title": f"T{n}"}, headers=moderator.headers
-        )
+        response = client.post(f"{API}/threads", json={"title": f"T{n}"}, headers=moderator.headers)
         positions.append(response.json["position"])
     first = client.get(f"{API}/threads", query_string={"limit": 2, "min_position": positions[-1]})
     assert first.status_code == 200
@@ -133,11 +139,14 @@ def test_the_thread_list_pages_with_an_opaque_cursor(client, moderator):
     assert titles == ["T4", "T3", "T2", "T1", "T0"]  # most recent activity first
 
     again = client.get(
-        f"{API}/threads", query_string={"limit": 2}, headers={"If-None-Match": first.headers["ETag"]}
+        f"{API}/threads",
+        query_string={"limit": 2},
+        headers={"If-None-Match": first.headers["ETag"]},
     )
     assert again.status_code == 304
 
 
+@sqlite_only
 def test_a_malformed_list_cursor_is_a_422_naming_the_field(client):
     forged = base64.urlsafe_b64encode(b'["yesterday", "not-a-uuid"]').decode()
     for cursor in ["zzz", "!!", forged, base64.urlsafe_b64encode(b"{}").decode(), ""]:
@@ -168,6 +177,7 @@ def test_moderators_lock_and_unlock(client, thread, moderator, member):
     post(client, member, thread["id"], "open again")
 
 
+@sqlite_only
 def test_locking_an_unknown_thread_is_404(client, moderator):
     missing = "00000000-0000-4000-8000-000000000000"
     response = client.post(f"{API}/threads/{missing}/lock", headers=moderator.headers)

@@ -86,24 +86,21 @@ def test_register_then_authenticate(app):
     assert app.actor(registration.author_id).role == MEMBER
 
 
-def test_authenticate_rejects_wrong_secret(app):
+def test_authenticate_rejects_tokens_that_are_not_valid(app, thread_id):
     registration = app.register_author("Ann")
-    wrong = tokens.make_token(registration.author_id, tokens.new_secret())
-    with pytest.raises(NotAuthenticated) as caught:
-        app.authenticate(wrong)
-    assert caught.value.message == "the token is not valid"
-    assert caught.value.kind == "unauthenticated"
-
-
-def test_authenticate_rejects_unknown_author(app):
-    app.register_author("Ann")
-    with pytest.raises(NotAuthenticated, match=r"^the token is not valid$"):
-        app.authenticate(tokens.make_token(uuid4(), tokens.new_secret()))
-
-
-def test_authenticate_rejects_a_token_naming_a_thread(app, thread_id):
-    with pytest.raises(NotAuthenticated, match=r"^the token is not valid$"):
-        app.authenticate(tokens.make_token(thread_id, tokens.new_secret()))
+    invalid = {
+        "wrong secret": tokens.make_token(registration.author_id, tokens.new_secret()),
+        "unknown author": tokens.make_token(uuid4(), registration.token.partition(".")[2]),
+        "a thread's id": tokens.make_token(thread_id, tokens.new_secret()),
+        "another author's secret": tokens.make_token(
+            registration.author_id, app.register_author("Bob").token.partition(".")[2]
+        ),
+    }
+    for what, token in invalid.items():
+        with pytest.raises(NotAuthenticated) as caught:
+            app.authenticate(token)
+        assert caught.value.message == "the token is not valid", what
+        assert caught.value.kind == "unauthenticated"
 
 
 def test_authenticate_rejects_malformed_tokens(app):
@@ -142,12 +139,6 @@ def test_only_the_token_hash_is_stored(app, database):
     assert app.get_author(author_id).token_hash == tokens.hash_secret(secret)
 
 
-def test_unknown_author(app):
-    missing = uuid4()
-    with pytest.raises(AuthorNotFound, match=f"^no author with id {missing}$"):
-        app.get_author(missing)
-
-
 # ---- threads ----------------------------------------------------------------------------------
 
 
@@ -170,8 +161,12 @@ def test_duplicate_thread_key_is_taken_and_records_nothing(app):
     assert app.get_thread(Thread.id_for_key("blog/post-1")).title == "First"
 
 
-def test_unknown_thread(app, people):
+def test_unknown_author_thread_and_comment(app, people):
     missing = uuid4()
+    with pytest.raises(AuthorNotFound, match=f"^no author with id {missing}$"):
+        app.get_author(missing)
+    with pytest.raises(CommentNotFound, match=f"^no comment with id {missing}$"):
+        app.get_comment(missing)
     with pytest.raises(ThreadNotFound, match=f"^no thread with id {missing}$"):
         app.get_thread(missing)
     with pytest.raises(ThreadNotFound):

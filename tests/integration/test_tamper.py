@@ -201,7 +201,7 @@ def _shift_up(store: Store, from_position: int) -> None:
 
 def _forge_like(store: Store, position: int) -> tuple:
     """A plausible forged record: a copy of the event at `position` for a new comment."""
-    originator_id, version, topic, state = store.row(position)
+    _, version, topic, state = store.row(position)
     new_id = uuid4()
     forged_id = new_id.hex if store.database.backend == "sqlite" else new_id
     return forged_id, version, topic, bytes(state)
@@ -317,7 +317,9 @@ def test_a_checkpoint_from_before_is_honoured(store):
     # The rebuilt chain agrees with the altered log...
     assert verify(store).exit_code == 0
     # ...but not with the checkpoint kept elsewhere.
-    text = assert_tampered(verify(store, "--checkpoint", checkpoint), head["position"], "checkpoint")
+    text = assert_tampered(
+        verify(store, "--checkpoint", checkpoint), head["position"], "checkpoint"
+    )
     assert "does not match checkpoint" in text
 
 

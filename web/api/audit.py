@@ -44,7 +44,7 @@ HEAD_CACHE = "public, max-age=0, must-revalidate"
 def audit():
     author = require_author()
     if not author.is_moderator:
-        raise ApiError(403, "forbidden", "only moderators may read the audit log")
+        raise ApiError(403, "permission_denied", "only moderators may read the audit log")
     args = load_query(AuditQuery())
     wait_for_position(args["min_position"])
     types = [t.strip() for t in args["type"].split(",") if t.strip()] if args["type"] else None

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 
@@ -38,7 +38,15 @@ class BodyCache:
         return body
 
 
-bodies = BodyCache()
+def bodies() -> BodyCache:
+    """This app's cache. Per app, not per process: ETags are made of log positions,
+    which repeat across databases (tests run many apps, each on a new database, in
+    one process), so a process-wide cache could answer one database's body for another's.
+    """
+    cache = current_app.extensions.get("discuss_bodies")
+    if cache is None:
+        cache = current_app.extensions.setdefault("discuss_bodies", BodyCache())
+    return cache
 
 
 def make_etag(*parts: object) -> str:
@@ -69,4 +77,4 @@ def cached_json(
         response.headers["ETag"] = etag
         response.headers["Cache-Control"] = cache_control
         return response
-    return json_bytes_response(bodies.get_or_build(etag, build), etag, cache_control)
+    return json_bytes_response(bodies().get_or_build(etag, build), etag, cache_control)

@@ -176,9 +176,7 @@ def edit_comment(comment_id):
         reason=data["reason"],
     )
     after_write(changed.position)
-    return json_response(
-        Changed(), _changed(changed), headers={"ETag": f'"{changed.version}"'}
-    )
+    return json_response(Changed(), _changed(changed), headers={"ETag": f'"{changed.version}"'})
 
 
 @bp.delete("/comments/<uuid:comment_id>")

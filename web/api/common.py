@@ -34,7 +34,9 @@ def services() -> Services:
 
 def _is_json() -> bool:
     mimetype = request.mimetype or ""
-    return mimetype in JSON_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+    return mimetype in JSON_TYPES or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 def json_body(schema: Schema, *, required: bool = True) -> dict[str, Any]:
@@ -96,6 +98,8 @@ def json_response(
         response.headers["Location"] = location
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if "Retry-After" in response.headers:
+        response.own_retry_after = response.headers["Retry-After"]  # see web/errors.py
     return response
 
 

@@ -181,7 +181,7 @@ def _allowed(rows: list[dict]) -> bool:
         if author is None or str(author.id) != posted_by:
             raise ApiError(
                 403,
-                "forbidden",
+                "permission_denied",
                 "the history of a comment is for its author and moderators only"
                 + ("" if author else ": sign in"),
             )
@@ -283,7 +283,7 @@ def comment_diff(comment_id):
     if withheld and not moderator:
         raise ApiError(
             403,
-            "forbidden",
+            "permission_denied",
             "this comment was hidden by a moderator: its texts are for moderators only",
         )
     by_version = {r["version"]: r for r in rows}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 from redis import Redis
 
 from web.api.common import config, json_response, read_limits
-from web.errors import STORE_UNAVAILABLE
+from web.errors import STORE_UNAVAILABLE, store_breaker
 from web.openapi import operation
 from web.runtime import runtime
 from web.schemas import Health, ProjectionList
@@ -37,7 +37,11 @@ def _redis_reachable() -> bool:
         200: (Health, "Serving (status ok, or degraded: Redis down or a projection stopped)"),
         503: (Health, "The event store is unreachable (status unavailable)"),
     },
-    description="Not rate limited, never cached.",
+    description=(
+        "Not rate limited, never cached. It always looks at the store: while the store is"
+        " down other API requests fail fast (503) for a few seconds, and a healthy answer"
+        " here ends that at once."
+    ),
 )
 def health() -> Response:
     cfg = config()
@@ -51,8 +55,11 @@ def health() -> Response:
         services = runtime().services
         body["store"]["head"] = services.app.head_position()
         statuses = services.engine.status()
+        store_breaker(current_app).reset()
     except STORE_UNAVAILABLE as error:
         log.error("health: event store unreachable: %s: %s", type(error).__name__, error)
+        if cfg.database.backend == "postgres":
+            store_breaker(current_app).trip()
         body["status"] = "unavailable"
         body["store"]["reachable"] = False
         statuses = []

@@ -1,0 +1,257 @@
+"""The audit log projection (every event: who, what, when, where), a thread's timeline
+and changes, and `discuss export` (JSON Lines with each event's chain link), on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from domain.model import MODERATOR, OPERATOR_ID
+from domain.settings import Database
+from projections import audit_log, hash_chain
+from projections.engine import iso
+from projections.registry import build_engine
+from projections.setup import open_application
+from workers.cli import main
+
+PAST = datetime(2016, 7, 14, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def postgres_database(pg_database: Database) -> Database:
+    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is named
+    `pg_database`: this alias keeps the PostgreSQL half running."""
+    return pg_database
+
+
+@pytest.fixture
+def world(database: Database):
+    app = open_application(database)
+    engine = build_engine(app, database)
+    ann = app.register_author("Ann").author_id
+    mo = app.register_author("Mo", role=MODERATOR).author_id
+    t1 = app.open_thread(OPERATOR_ID, "Audited", key="audit/1").thread_id
+    t2 = app.open_thread(OPERATOR_ID, "Imported", at=PAST).thread_id
+    c1 = app.post_comment(ann, t1, "hello").comment_id
+    c2 = app.post_comment(mo, t1, "a reply", parent_id=c1).comment_id
+    app.post_comment(ann, t2, "elsewhere")
+    app.edit_comment(ann, c1, "hello, world", reason="typo")
+    app.edit_comment(ann, c1, "hello, world!")
+    app.hide_comment(mo, c2, "rude words")
+    app.restore_comment(mo, c2, "on reflection")
+    app.retract_comment(ann, c1, "no longer true")
+    app.lock_thread(OPERATOR_ID, t1, "closed")
+    engine.catch_up_all()
+    yield {
+        "app": app,
+        "engine": engine,
+        "database": database,
+        "ann": str(ann),
+        "mo": str(mo),
+        "t1": str(t1),
+        "t2": str(t2),
+        "c1": str(c1),
+        "c2": str(c2),
+    }
+    engine.store.close()
+    app.close()
+
+
+def all_entries(engine, **filters) -> list[dict]:
+    entries, cursor = [], None
+    while True:
+        page = audit_log.audit_page(engine, cursor=cursor, limit=3, **filters)
+        entries += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return entries
+
+
+def test_every_event_is_in_the_audit_log(world):
+    engine, app = world["engine"], world["app"]
+    entries = all_entries(engine)
+    assert [e["position"] for e in entries] == list(range(app.head_position(), 0, -1))
+    by_position = {e["position"]: e for e in entries}
+    types = [by_position[p]["type"] for p in sorted(by_position)]
+    assert types == [
+        "Author.Registered",
+        "Author.Registered",
+        "Thread.Opened",
+        "Thread.Opened",
+        "Comment.Posted",
+        "Comment.Posted",
+        "Comment.Posted",
+        "Comment.Edited",
+        "Comment.Edited",
+        "Comment.Hidden",
+        "Comment.Restored",
+        "Comment.Retracted",
+        "Thread.Locked",
+    ]
+    edit = by_position[8]
+    assert edit["actor"] == {"id": world["ann"], "name": "Ann"}
+    assert (edit["thread_id"], edit["comment_id"], edit["version"]) == (
+        world["t1"],
+        world["c1"],
+        2,
+    )
+    assert edit["summary"] == f"edited comment {world['c1']} (now version 2) (reason: typo)"
+    assert edit["reason"] == "typo"
+    hidden = by_position[10]
+    assert hidden["summary"] == f"hid comment {world['c2']} (reason: rude words)"
+    locked = by_position[13]
+    assert locked["actor"] == {"id": str(OPERATOR_ID), "name": "operator"}
+    assert locked["thread_id"] == world["t1"] and locked["comment_id"] is None
+    assert by_position[4]["at"] == iso(PAST)  # the event's own (imported) time
+    registered = by_position[1]
+    assert registered["summary"] == "registered author 'Ann' (member)"
+    assert registered["thread_id"] is None
+
+
+def test_filters_and_keyset_pages(world):
+    engine = world["engine"]
+    everything = all_entries(engine)
+    oldest_first = []
+    cursor = None
+    while True:
+        page = audit_log.audit_page(engine, cursor=cursor, limit=4, newest_first=False)
+        oldest_first += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert oldest_first == everything[::-1]
+
+    by_thread = all_entries(engine, thread_id=world["t1"])
+    assert by_thread == [e for e in everything if e["thread_id"] == world["t1"]]
+    by_actor = all_entries(engine, actor_id=world["mo"])
+    assert {e["type"] for e in by_actor} == {
+        "Author.Registered",  # a registration is its own author's act
+        "Comment.Posted",
+        "Comment.Hidden",
+        "Comment.Restored",
+    }
+    by_types = all_entries(engine, types=["Comment.Edited", "Thread.Locked"])
+    assert [e["position"] for e in by_types] == [13, 9, 8]
+    # Time filters work on the events' own times: the imported thread's opening is old.
+    old = all_entries(engine, until=iso(PAST + timedelta(days=1)))
+    assert [e["position"] for e in old] == [4]
+    recent = all_entries(engine, since=iso(PAST + timedelta(days=1)))
+    assert len(recent) == len(everything) - 1
+    both = all_entries(
+        engine, thread_id=world["t1"], actor_id=world["ann"], types=["Comment.Edited"]
+    )
+    assert [e["version"] for e in both] == [3, 2]
+
+
+def test_moderation_reasons_are_for_moderators(world):
+    engine = world["engine"]
+    public = {e["position"]: e for e in all_entries(engine, moderator=False)}
+    assert public[10]["summary"] == f"hid comment {world['c2']}"
+    assert public[10]["reason"] is None
+    assert public[11]["reason"] is None
+    assert public[12]["reason"] == "no longer true"  # a retraction's reason is public
+
+
+def test_timeline_and_changes(world):
+    engine = world["engine"]
+    timeline, cursor = [], None
+    while True:
+        page = audit_log.timeline(engine, world["t1"], cursor=cursor, limit=2)
+        timeline += page["entries"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["position"] for e in timeline] == [3, 5, 6, 8, 9, 10, 11, 12, 13]
+    assert timeline[0]["kind"] == "Thread.Opened"
+
+    changes = audit_log.changes(engine, world["t1"], 5, 13)
+    assert [a["comment_id"] for a in changes["added"]] == [world["c2"]]
+    assert changes["edited"] == [
+        {
+            "comment_id": world["c1"],
+            "from_version": 1,
+            "to_version": 3,
+            "edits": 2,
+            "first_position": 8,
+            "last_position": 9,
+            "last_at": changes["edited"][0]["last_at"],
+        }
+    ]
+    assert [r["comment_id"] for r in changes["retracted"]] == [world["c1"]]
+    assert [h["position"] for h in changes["hidden"]] == [10]
+    assert [r["position"] for r in changes["restored"]] == [11]
+    assert [c["kind"] for c in changes["thread"]] == ["Thread.Locked"]
+    assert changes["events"] == 7  # positions 6, 8..13
+    assert audit_log.changes(engine, world["t1"], 13, 13)["events"] == 0
+    assert audit_log.thread_known(engine, world["t1"])
+    assert not audit_log.thread_known(engine, world["c1"])
+
+
+def export(world, *args: str):
+    return CliRunner().invoke(
+        main,
+        ["export", "--no-progress", *args],
+        env={"DISCUSS_DATABASE_URL": world["database"].url},
+        catch_exceptions=False,
+    )
+
+
+def test_export_writes_every_event_as_json_lines(world, tmp_path):
+    app, engine = world["app"], world["engine"]
+    # An event after the chain's head: exported with a null link.
+    app.post_comment(UUID(world["mo"]), UUID(world["t2"]), "not chained yet")
+    path = tmp_path / "events.jsonl"
+    result = export(world, "-o", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"exported {app.head_position()} events of the log to {path}" in result.output
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [line["position"] for line in lines] == list(range(1, app.head_position() + 1))
+    links = {r["position"]: r["link"] for r in hash_chain.recorded_links(engine)}
+    for line in lines[:-1]:
+        assert line["link"] == links[line["position"]]
+    assert lines[-1]["link"] is None
+    edit = lines[7]
+    assert edit["type"] == "Comment.Edited"
+    assert (edit["actor"], edit["thread"], edit["comment"]) == (
+        world["ann"],
+        world["t1"],
+        world["c1"],
+    )
+    assert edit["payload"]["text"] == "hello, world"
+    assert edit["payload"]["reason"] == "typo"
+    assert edit["payload"]["originator_version"] == 2
+    assert edit["topic"] == "domain.model:Comment.Edited"
+    assert lines[3]["time"] == iso(PAST)
+    assert set(lines[0]) == {
+        "position",
+        "time",
+        "actor",
+        "type",
+        "thread",
+        "comment",
+        "originator_id",
+        "originator_version",
+        "topic",
+        "payload",
+        "link",
+    }
+
+
+def test_export_one_thread_to_standard_output(world):
+    result = export(world, "--thread", world["t2"])
+    assert result.exit_code == 0, result.output
+    lines = [orjson.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
+    assert [(x["position"], x["type"]) for x in lines] == [
+        (4, "Thread.Opened"),
+        (7, "Comment.Posted"),
+    ]
+    assert all(x["thread"] == world["t2"] for x in lines)
+    bad = export(world, "--thread", "not-a-uuid")
+    assert bad.exit_code == 2
+    assert "is not a UUID" in bad.output

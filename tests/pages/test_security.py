@@ -1,0 +1,148 @@
+"""Security of the pages: user text is escaped everywhere it shows, every form POST
+needs its CSRF token (the JSON API is exempt: bearer tokens), the sign-in cookie's
+flags, and no open redirect after signing in."""
+
+from __future__ import annotations
+
+import re
+
+from tests.pages.conftest import (
+    THREAD_URL,
+    csrf_of,
+    demo_thread_id,
+    page,
+    send,
+    sign_in,
+    sign_in_moderator,
+)
+from web.auth import COOKIE_NAME
+
+SCRIPT = '<script>alert("xss")</script>'
+IMG = '<img src=x onerror="alert(1)">'
+
+
+def test_xss_in_a_comment_a_name_and_a_reason_shows_as_text(client, flask_app):
+    sign_in(client, f"Eve {IMG}")
+    thread_id = demo_thread_id(flask_app)
+    response = send(client, THREAD_URL, f"/threads/{thread_id}/comments", {"text": SCRIPT})
+    comment_id = response.headers["Location"].rsplit("#c-", 1)[1]
+    send(
+        client,
+        f"/c/{comment_id}/edit",
+        f"/c/{comment_id}/edit",
+        {"text": SCRIPT + " v2", "reason": IMG},
+    )
+    moderator = flask_app.test_client()
+    sign_in_moderator(moderator, flask_app)
+    send(moderator, f"/c/{comment_id}/hide", f"/c/{comment_id}/hide", {"reason": SCRIPT})
+    pages = [
+        page(client, THREAD_URL),
+        page(client, "/"),
+        page(client, f"/c/{comment_id}/history"),
+        page(moderator, THREAD_URL),
+        page(moderator, f"/c/{comment_id}/history"),
+        page(moderator, "/audit"),
+    ]
+    for html in pages:
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(&#34;xss&#34;)&lt;/script&gt;" in pages[3]  # hidden text, moderator
+    assert "Eve &lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in pages[4]  # the author's name
+    assert "Reason: &lt;script&gt;" in pages[3]  # the removal reason
+
+
+def test_form_posts_without_the_csrf_token_are_refused(client, flask_app):
+    sign_in(client, "Ada")
+    thread_id = demo_thread_id(flask_app)
+    response = client.post(f"/threads/{thread_id}/comments", data={"text": "forged"})
+    assert response.status_code == 400
+    assert "Form expired" in response.get_data(as_text=True)
+    response = client.post(
+        f"/threads/{thread_id}/comments", data={"text": "forged", "csrf_token": "made-up"}
+    )
+    assert response.status_code == 400
+    assert client.post("/signout").status_code == 400
+    assert client.post("/signin", data={"name": "Mallory"}).status_code == 400
+    assert "forged" not in page(client, THREAD_URL)
+
+
+def test_the_json_api_is_not_subject_to_csrf(client, flask_app):
+    # A bearer-token request carries no form token and must not be refused for it.
+    response = client.post("/api/v1/authors", json={"name": "Api User"})
+    assert response.status_code != 400 or b"CSRF" not in response.data
+    assert response.mimetype == "application/json"
+
+
+def test_sign_in_cookie_is_httponly_lax_and_secure_on_https(flask_app):
+    plain = flask_app.test_client()
+    response = send(plain, "/signin", "/signin", {"how": "name", "name": "Ada", "next": "/"})
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith(COOKIE_NAME))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert "Path=/" in cookie
+
+    secure = flask_app.test_client()
+    html = secure.get("/signin", base_url="https://localhost").get_data(as_text=True)
+    response = secure.post(
+        "/signin",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/signin"},
+        data={"csrf_token": csrf_of(html), "how": "name", "name": "Bob", "next": "/"},
+    )
+    assert response.status_code == 302
+    cookies = response.headers.getlist("Set-Cookie")
+    cookie = next(c for c in cookies if c.startswith(COOKIE_NAME))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_sign_in_with_a_token_and_sign_out(client, flask_app):
+    registration = flask_app.extensions["discuss"].services.app.register_author("Tokened")
+    response = send(
+        client, "/signin", "/signin", {"how": "token", "token": registration.token, "next": "/"}
+    )
+    assert response.status_code == 302
+    assert "Signed in as <strong>Tokened</strong>" in page(client, "/")
+    response = send(client, "/", "/signout", {"next": "/"})
+    assert response.status_code == 302
+    assert f"{COOKIE_NAME}=;" in " ".join(response.headers.getlist("Set-Cookie"))
+    assert "Signed in as" not in page(client, "/")
+
+
+def test_a_bad_token_is_refused_and_not_echoed(client):
+    for token, message in (
+        ("nope.secret", "the token is malformed"),
+        ("00000000-0000-0000-0000-000000000000.secret", "the token is not valid"),
+    ):
+        response = send(client, "/signin", "/signin", {"how": "token", "token": token})
+        assert response.status_code == 401
+        html = response.get_data(as_text=True)
+        assert message in html
+        assert token not in html
+
+
+def test_a_stale_cookie_reads_as_signed_out_and_is_cleared(client):
+    client.set_cookie(COOKIE_NAME, "00000000-0000-0000-0000-000000000000.gone")
+    response = client.get(THREAD_URL)
+    assert response.status_code == 200
+    assert "Sign in to join the discussion" in response.get_data(as_text=True)
+    assert any(c.startswith(f"{COOKIE_NAME}=;") for c in response.headers.getlist("Set-Cookie"))
+
+
+def test_display_name_errors_show_on_the_form(client):
+    response = send(client, "/signin", "/signin", {"how": "name", "name": "   "})
+    assert response.status_code == 422
+    assert "name is empty" in response.get_data(as_text=True)
+
+
+def test_no_open_redirect_after_sign_in(client):
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = send(
+            client, "/signin", "/signin", {"how": "name", "name": "Ada", "next": target}
+        )
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/", target
+
+
+def test_pages_are_not_cached_by_shared_caches(client):
+    response = client.get(THREAD_URL)
+    assert "private" in response.headers["Cache-Control"]
+    assert re.search(r"frame-ancestors 'none'", response.headers["Content-Security-Policy"])

@@ -1,0 +1,101 @@
+"""`discuss rebuild NAME | --all`: rebuild projections into fresh tables, then switch.
+
+The old tables keep serving until the switch; Ctrl-C stops after the page in
+progress is rolled back, and running the command again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from domain.settings import Database
+from projections.rebuild import Plan, rebuild
+
+
+@click.command("rebuild")
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Rebuild every projection.")
+@click.option("--page-size", default=500, show_default=True, help="Events per transaction.")
+@click.option(
+    "--grace",
+    default=2.0,
+    show_default=True,
+    help="Seconds the old tables stay after the switch, for readers still using them.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def rebuild_command(names: tuple[str, ...], all_: bool, page_size: int, grace: float, quiet: bool):
+    """Rebuild projection NAME (or --all) from the first event, then switch atomically."""
+    from workers.services import services_for
+
+    try:
+        database = Database.from_env()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    engine = services_for(database).engine
+    known = list(engine.projections)
+    if all_:
+        names = tuple(known)
+    if not names:
+        raise click.UsageError(f"name a projection ({', '.join(known)}) or use --all")
+    unknown = [n for n in names if n not in engine.projections]
+    if unknown:
+        raise click.UsageError(f"unknown projection {unknown[0]!r}; known: {', '.join(known)}")
+
+    for name in names:
+        _rebuild_one(engine, name, page_size, grace, quiet)
+
+
+class _Progress:
+    """The plan's line and a progress bar on stderr."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name = name
+        self.quiet = quiet
+        self.bar = None
+
+    def planned(self, plan: Plan) -> None:
+        verb = "continuing" if plan.resumed else "building"
+        click.echo(
+            f"{self.name}: {verb} generation {plan.generation} (serving: {plan.serving}),"
+            f" from position {plan.position} to {plan.head}",
+            err=True,
+        )
+        if not self.quiet:
+            self.bar = click.progressbar(
+                length=max(plan.head - plan.position, 1), label=self.name, file=sys.stderr
+            )
+            self.bar.__enter__()
+
+    def paged(self, last: int, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _rebuild_one(engine, name: str, page_size: int, grace: float, quiet: bool) -> None:
+    progress = _Progress(name, quiet)
+    try:
+        done = rebuild(
+            engine,
+            name,
+            page_size=page_size,
+            on_plan=progress.planned,
+            on_page=progress.paged,
+            grace=grace,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(f"\n{name}: interrupted; run the same command again to continue", err=True)
+        sys.exit(130)
+    progress.close()
+    click.echo(
+        f"{name}: generation {done.generation} serving at position {done.position}"
+        f" ({done.applied} events in {done.seconds:.1f}s); generation"
+        f" {done.old_generation} dropped"
+    )
