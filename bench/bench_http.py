@@ -4,7 +4,7 @@ Run by hand (never by the tests). Needs Debian's `wrk` (`apt-get install -y wrk`
 PostgreSQL and Redis on 127.0.0.1, and Isso 0.14 in a venv of its own (bench/README.md):
 
     .venv/bin/python bench/bench_http.py            # ~5 minutes
-    .venv/bin/python bench/bench_http.py --quick    # ~2 minutes: short runs, 2,000-comment large thread
+    .venv/bin/python bench/bench_http.py --quick    # ~2-3 minutes, large thread of 2,000
     .venv/bin/python bench/bench_http.py --profile  # + cProfile reports even if every target is met
 
 Every server runs under gunicorn with the same settings (2 sync workers, 127.0.0.1),
@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
+from common import (
     GUNICORN_WORKERS,
     REDIS_URL,
     ROOT,
@@ -57,6 +57,7 @@ from common import (  # noqa: E402
     WrkResult,
     app_env,
     app_in_process,
+    clear_body_cache,
     flush_bench_redis,
     fmt_table,
     free_port,
@@ -115,7 +116,7 @@ class Backend:
         return f"{self.server.base}/api/v1/threads/{thread.thread_id}"
 
 
-# ---- servers ----------------------------------------------------------------------------------
+# ---- servers ---------------------------------------------------------------------------
 
 
 def start_project(b: Backend, logs: str, servers: list[Server]) -> None:
@@ -133,8 +134,17 @@ def start_project(b: Backend, logs: str, servers: list[Server]) -> None:
     if b.redis:
         worker = Server(
             f"rq-{b.name}",
-            [str(VENV_BIN / "rq"), "worker", "--worker-class", "rq.worker.SimpleWorker",
-             "--url", REDIS_URL, "--logging_level", "WARNING", "projections"],
+            [
+                str(VENV_BIN / "rq"),
+                "worker",
+                "--worker-class",
+                "rq.worker.SimpleWorker",
+                "--url",
+                REDIS_URL,
+                "--logging_level",
+                "WARNING",
+                "projections",
+            ],
             env,
             None,
             log_dir=logs,
@@ -148,8 +158,14 @@ def start_minimal(body: bytes, etag: str, tmp: str, servers: list[Server]) -> Se
     body_file.write_bytes(body)
     env = dict(os.environ, BENCH_BODY_FILE=str(body_file), BENCH_ETAG=etag)
     port = free_port()
-    server = Server("minimal", gunicorn_argv(VENV_BIN / "gunicorn", "minimal_app:app", port),
-                    env, port, log_dir=tmp, cwd=BENCH)
+    server = Server(
+        "minimal",
+        gunicorn_argv(VENV_BIN / "gunicorn", "minimal_app:app", port),
+        env,
+        port,
+        log_dir=tmp,
+        cwd=BENCH,
+    )
     servers.append(server)
     server.wait_ready()
     return server
@@ -164,8 +180,15 @@ def start_isso(venv: Path, tmp: str, servers: list[Server]) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCUSS_", "PYTHON"))}
     env["ISSO_SETTINGS"] = str(cfg_path)
     port = free_port()
-    server = Server("isso", gunicorn_argv(venv / "bin" / "gunicorn", "isso.run", port), env, port,
-                    ready_path="/info", log_dir=tmp, cwd=tmp)
+    server = Server(
+        "isso",
+        gunicorn_argv(venv / "bin" / "gunicorn", "isso.run", port),
+        env,
+        port,
+        ready_path="/info",
+        log_dir=tmp,
+        cwd=tmp,
+    )
     servers.append(server)
     server.wait_ready()
     return server
@@ -179,7 +202,7 @@ def isso_seeder():
     return module
 
 
-# ---- wrk scripts and rounds -----------------------------------------------------------------
+# ---- wrk scripts and rounds ------------------------------------------------------------
 
 
 def lua_post_script(path: str, headers: dict[str, str], bodies: list[str], out: Path) -> str:
@@ -228,8 +251,10 @@ def rounds_of(targets, rounds: int, seconds: float, connections: int) -> dict[st
             res = run_wrk(label, url, seconds=secs, connections=connections, **extra)
             results[label].append(res)
             flag = "" if res.ok else f"  !! non-2xx {res.non_2xx} {res.socket_errors}"
-            log(f"    round {r + 1}/{rounds} {label:<9} {res.rps:8.1f} req/s  p50 {res.p50_ms:7.2f}"
-                f" ms  p99 {res.p99_ms:7.2f} ms  ({res.requests} requests){flag}")
+            log(
+                f"    round {r + 1}/{rounds} {label:<9} {res.rps:8.1f} req/s  p50 {res.p50_ms:7.2f}"
+                f" ms  p99 {res.p99_ms:7.2f} ms  ({res.requests} requests){flag}"
+            )
     return results
 
 
@@ -244,14 +269,16 @@ def ratio(num: list[WrkResult], den: list[WrkResult]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-# ---- checks ---------------------------------------------------------------------------------------
+# ---- checks ----------------------------------------------------------------------------
 
 
 def check_read(b: Backend, thread, expected: int) -> tuple[bytes, dict]:
     status, headers, body = http_get(b.url(thread))
     if status != 200:
-        raise RuntimeError(f"{b.name}: GET thread answered {status}: {body[:300]!r}\n"
-                           f"server log:\n{b.server.log_tail(60)}")
+        raise RuntimeError(
+            f"{b.name}: GET thread answered {status}: {body[:300]!r}\n"
+            f"server log:\n{b.server.log_tail(60)}"
+        )
     on_page = json.loads(body)["page"]["comments_on_page"]
     if expected and on_page != expected:
         raise RuntimeError(f"{b.name}: the page holds {on_page} comments, not {expected}")
@@ -260,7 +287,8 @@ def check_read(b: Backend, thread, expected: int) -> tuple[bytes, dict]:
 
 def probe_post(b: Backend) -> tuple[bool, str]:
     status, _, body = http_json(
-        "POST", f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
+        "POST",
+        f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
         {"text": "A first comment, to check that the endpoint is there."},
         {"Authorization": f"Bearer {b.token}"},
     )
@@ -286,20 +314,7 @@ def absorb_seconds(b: Backend, timeout: float = 120.0) -> float:
         app.close()
 
 
-# ---- in-process measurements --------------------------------------------------------------------
-
-
-def clear_body_cache(app) -> None:
-    """Empty the API's cache of response bytes (per app in app.extensions, or a module
-    global in older versions of web/api/caching.py)."""
-    from web.api import caching
-
-    cache = app.extensions.get("discuss_bodies")
-    if cache is None and isinstance(getattr(caching, "bodies", None), caching.BodyCache):
-        cache = caching.bodies
-    if cache is not None:
-        with cache._lock:
-            cache._items.clear()
+# ---- in-process measurements -----------------------------------------------------------
 
 
 def cold_first_page(b: Backend, n: int) -> tuple[float, float, int]:
@@ -320,11 +335,64 @@ def cold_first_page(b: Backend, n: int) -> tuple[float, float, int]:
         return percentile(times, 50), percentile(times, 99), size
 
 
-def breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
-    """Where a cached GET of the 200-comment thread spends its time, in ms per request:
-    direct WSGI calls in this process (no socket, no gunicorn, no profiler), the whole
-    request and then with the rate limiter off, beside the parts timed alone."""
+@contextlib.contextmanager
+def _limiter_headers_off():
     from web import limiter
+
+    saved = limiter._headers_enabled
+    limiter._headers_enabled = False
+    try:
+        yield
+    finally:
+        limiter._headers_enabled = saved
+
+
+@contextlib.contextmanager
+def _memory_limiter_without_timer():
+    """limits' MemoryStorage starts a threading.Timer (a new thread) on every hit whose
+    previous timer has ended; this takes the timer away to show what it costs."""
+    from limits.storage import memory
+
+    saved = memory.MemoryStorage._MemoryStorage__schedule_expiry
+    memory.MemoryStorage._MemoryStorage__schedule_expiry = lambda self: None
+    try:
+        yield
+    finally:
+        memory.MemoryStorage._MemoryStorage__schedule_expiry = saved
+
+
+@contextlib.contextmanager
+def _limiter_off():
+    from web import limiter
+
+    saved = limiter.enabled
+    limiter.enabled = False
+    try:
+        yield
+    finally:
+        limiter.enabled = saved
+
+
+def _ablations(b: Backend):
+    out = [("rate-limit headers off", _limiter_headers_off)]
+    if not b.redis:
+        out.append(("memory limiter without its Timer thread", _memory_limiter_without_timer))
+    out.append(("rate limiter off", _limiter_off))
+    return out
+
+
+def _timed_row(label: str, fn, n: int, base: float | None, batches: int = 5) -> list[str]:
+    try:
+        ms = time_calls(fn, n, batches)
+    except Exception as error:  # a part renamed meanwhile by the API helpers
+        return [label, "n/a", type(error).__name__]
+    return [label, f"{ms:.3f}", f"{ms - base:+.3f}" if base is not None else ""]
+
+
+def get_breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
+    """Where a cached GET of the 200-comment thread spends its time, ms per request:
+    direct WSGI calls in this process (no socket, no gunicorn, no profiler), whole and
+    with parts of the rate limiter taken away, beside the parts of the view timed alone."""
     from web.api.caching import json_bytes_response, make_etag
 
     os.environ["BENCH_BODY_FILE"] = str(body_file)
@@ -336,59 +404,93 @@ def breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
     rows = []
     with app_in_process(b.database, redis=b.redis) as app:
         full = wsgi_caller(app, path)
-        status, size = full()
+        status, _ = full()
         assert status.startswith("200"), status
         base = time_calls(wsgi_caller(minimal.app, path), n)
-        whole = time_calls(full, n)
-        rows.append(["minimal app (same bytes)", f"{base:.3f}", ""])
-        rows.append(["project: whole request", f"{whole:.3f}", f"{whole - base:+.3f}"])
-        enabled = limiter.enabled
-        limiter.enabled = False
-        try:
-            no_limit = time_calls(full, n)
-        finally:
-            limiter.enabled = enabled
-        rows.append(["project: rate limiter off", f"{no_limit:.3f}", f"{no_limit - base:+.3f}"])
-
-        parts = _parts(app, path, b)
+        rows.append(["minimal app, same bytes", f"{base:.3f}", ""])
+        rows.append(_timed_row("project: whole request", full, n, base))
+        for label, ablation in _ablations(b):
+            with ablation():
+                rows.append(_timed_row(f"project: {label}", full, n, base))
         with app.test_request_context(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
-            for label, fn in parts:
-                try:
-                    rows.append([f"  part: {label}", f"{time_calls(fn, n):.3f}", ""])
-                except Exception as error:  # a part renamed by the API helpers
-                    rows.append([f"  part: {label}", "n/a", type(error).__name__])
-        etag = make_etag("x")
-        body = body_file.read_bytes()
-        with app.test_request_context(path):
-            rows.append(["  part: Response from cached bytes",
-                         f"{time_calls(lambda: json_bytes_response(body, etag), n):.3f}", ""])
+            for label, fn in _get_parts(app, path, b):
+                rows.append(_timed_row(f"  alone: {label}", fn, n, None))
+            body, etag = body_file.read_bytes(), make_etag("x")
+            rows.append(
+                _timed_row(
+                    "  alone: Response from cached bytes",
+                    lambda: json_bytes_response(body, etag),
+                    n,
+                    None,
+                )
+            )
     return rows
 
 
-def _parts(app, path: str, b: Backend):
+def _get_parts(app, path: str, b: Backend):
+    from flask import request
+
     from projections import queries
     from web.api.caching import make_etag
     from web.api.reads import engine
     from web.auth import is_moderator
     from web.schemas import ThreadQuery
 
-    with app.test_request_context(path):
-        eng = engine()
+    eng = engine()
     req = queries.PageRequest()
     thread_id = b.small.thread_id
-
-    def load_query():
-        from flask import request
-
-        return ThreadQuery().load(request.args)
-
     return [
-        ("ThreadQuery().load(args)", load_query),
-        ("thread_row (2 queries)", lambda: queries.thread_row(eng, thread_id)),
-        ("engine.generation (1 query)", lambda: eng.generation("threads")),
+        ("ThreadQuery().load(args)", lambda: ThreadQuery().load(request.args)),
+        ("queries.thread_row (SQL)", lambda: queries.thread_row(eng, thread_id)),
+        ("engine.generation (SQL)", lambda: eng.generation("threads")),
         ("is_moderator (anonymous)", is_moderator),
         ("make_etag", lambda: make_etag("thread", thread_id, 1, 1, req)),
     ]
+
+
+def post_breakdown(b: Backend, n: int) -> list[list[str]]:
+    """Where a POST of a comment spends its time, ms per request, in this process with no
+    projection runner (the server's runner or RQ worker applies the projections besides)."""
+    from uuid import UUID
+
+    path = f"/api/v1/threads/{b.post_thread}/comments"
+    headers = {"Authorization": f"Bearer {b.token}"}
+    text = "A comment of ordinary length, posted again and again by the benchmark. " * 2
+    rows = []
+    with app_in_process(b.database, redis=b.redis) as app:
+        post = wsgi_caller(app, path, headers, method="POST", json_body={"text": text})
+        status, _ = post()
+        assert status.startswith("201"), status
+        rows.append(_timed_row("project: whole request", post, n, None, 3))
+        whole = float(rows[-1][1]) if rows[-1][1] != "n/a" else None
+        for label, ablation in _ablations(b):
+            with ablation():
+                rows.append(_timed_row(f"project: {label}", post, n, whole, 3))
+        from web.runtime import runtime
+
+        with app.test_request_context(path):
+            services = runtime().services
+        author = services.app.authenticate(b.token)
+        thread_id = UUID(b.post_thread)
+        rows.append(
+            _timed_row(
+                "  alone: Discussions.authenticate(token)",
+                lambda: services.app.authenticate(b.token),
+                n,
+                None,
+                3,
+            )
+        )
+        rows.append(
+            _timed_row(
+                "  alone: Discussions.post_comment()",
+                lambda: services.app.post_comment(author.id, thread_id, text),
+                n,
+                None,
+                3,
+            )
+        )
+    return rows
 
 
 def profile_in_process(b: Backend, what: str, n: int) -> None:
@@ -411,8 +513,9 @@ def profile_in_process(b: Backend, what: str, n: int) -> None:
             headers = {"Authorization": f"Bearer {b.token}"}
 
             def call(i):
-                return client.post(url, json={"text": f"A profiled comment, number {i}."},
-                                   headers=headers)
+                return client.post(
+                    url, json={"text": f"A profiled comment, number {i}."}, headers=headers
+                )
 
         for i in range(5):
             call(-1 - i)
@@ -423,13 +526,20 @@ def profile_in_process(b: Backend, what: str, n: int) -> None:
             r = call(i)
         prof.disable()
         per = (time.perf_counter() - t) / n * 1e3
-    log(f"\n--- cProfile: {what} on {b.name}: {n} requests, {per:.2f} ms each in-process "
-        f"(profiler included), status {r.status_code} ---")
+    log(
+        f"\n--- cProfile: {what} on {b.name}: {n} requests, {per:.2f} ms each in-process "
+        f"(profiler included), status {r.status_code} ---"
+    )
     for order, count in (("cumulative", 30), ("tottime", 14)):
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats(order).print_stats(count)
-        lines = [ln.replace(str(ROOT) + "/", "").replace(str(ROOT / ".venv/lib/python3.11/site-packages") + "/", "")
-                 for ln in out.getvalue().splitlines() if ln.strip()]
+        lines = [
+            ln.replace(str(ROOT) + "/", "").replace(
+                str(ROOT / ".venv/lib/python3.11/site-packages") + "/", ""
+            )
+            for ln in out.getvalue().splitlines()
+            if ln.strip()
+        ]
         keep = [ln for ln in lines if not ln.lstrip().startswith(("Ordered", "List reduced"))]
         log(f"  by {order}:")
         log("\n".join(keep[1:]))
@@ -445,11 +555,13 @@ def _print_logs_on_error(servers: list[Server]):
     return on_exit
 
 
-# ---- main ---------------------------------------------------------------------------------------------
+# ---- main ------------------------------------------------------------------------------
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="HTTP benchmarks of the JSON API (wrk + gunicorn).")
+    parser = argparse.ArgumentParser(
+        description="HTTP benchmarks of the JSON API (wrk + gunicorn)."
+    )
     parser.add_argument("--quick", action="store_true", help="short runs; large thread of 2,000")
     parser.add_argument("--seconds", type=float, help="seconds per wrk run (default 5, quick 2)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
@@ -473,13 +585,19 @@ def main() -> int:
 
     wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
     log("bench_http: the JSON API over HTTP")
-    log(f"machine: nproc={nproc()} ({platform.machine()}), load average "
+    log(
+        f"machine: nproc={nproc()} ({platform.machine()}), load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at start; Python "
-        f"{platform.python_version()}")
-    log(f"load generator: {wrk_v.split(' Copyright')[0]}, 1 thread, {conns} connections, "
-        f"{seconds:.0f}s per run, {rounds} interleaved round(s); wrk shares the 2 cores")
-    log(f"servers: gunicorn, {GUNICORN_WORKERS} sync workers each, 127.0.0.1; project as "
-        f"{wsgi_target()!r}")
+        f"{platform.python_version()}"
+    )
+    log(
+        f"load generator: {wrk_v.split(' Copyright')[0]}, 1 thread, {conns} connections, "
+        f"{seconds:.0f}s per run, {rounds} interleaved round(s); wrk shares the 2 cores"
+    )
+    log(
+        f"servers: gunicorn, {GUNICORN_WORKERS} sync workers each, 127.0.0.1; project as "
+        f"{wsgi_target()!r}"
+    )
     plan_small = plan_thread(200)
     log(f"thread of 200: {plan_small.describe()}")
     log(f"large thread:  {plan_thread(n_large, max_tops=None, seed=11).describe()}")
@@ -491,17 +609,25 @@ def main() -> int:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-http-"))
         stack.callback(flush_bench_redis)
         flush_bench_redis()
-        backends = {n: Backend(n, stack.enter_context(temp_store(n))) for n in ("sqlite", "postgres")}
+        backends = {
+            n: Backend(n, stack.enter_context(temp_store(n))) for n in ("sqlite", "postgres")
+        }
         # Registered last, so it runs first: every server ends before its store is dropped.
         stack.callback(lambda: [s.stop() for s in reversed(servers)])
         stack.push(_print_logs_on_error(servers))
 
         log("\nset-up (temp stores; PostgreSQL prepared in a child process meanwhile)")
-        prepared = prepare_stores({n: b.database for n, b in backends.items()}, 200, n_large,
-                                  KEYS, log=log)
+        prepared = prepare_stores(
+            {n: b.database for n, b in backends.items()}, 200, n_large, KEYS, log=log
+        )
         for name, b in backends.items():
             r = prepared[name]
-            b.small, b.large, b.token, b.post_thread = r["small"], r["large"], r["token"], r["post_thread"]
+            b.small, b.large, b.token, b.post_thread = (
+                r["small"],
+                r["large"],
+                r["token"],
+                r["post_thread"],
+            )
             start_project(b, tmp, servers)
 
         sizes = {}
@@ -510,25 +636,33 @@ def main() -> int:
             sizes[b.name] = len(body)
         body, headers = check_read(backends["sqlite"], backends["sqlite"].small, 200)
         minimal = start_minimal(body, headers.get("ETag", ""), tmp, servers)
-        status, _, mbody = http_get(f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}")
+        status, _, mbody = http_get(
+            f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}"
+        )
         assert status == 200 and mbody == body, status
         sizes["minimal"] = len(mbody)
 
         isso = None
         if use_isso:
             isso = start_isso(isso_venv, tmp, servers)
-            ids, secs = isso_seeder().seed(isso.base, ISSO_URI_200, plan_small)
+            _, secs = isso_seeder().seed(isso.base, ISSO_URI_200, plan_small)
             status, _, ibody = http_get(f"{isso.base}/?uri={ISSO_URI_200}")
             assert status == 200 and json.loads(ibody)["total_replies"] == 200, status
             sizes["isso"] = len(ibody)
-            log(f"  isso: the same 200 comments posted through POST /new in {secs:.1f}s "
-                "(Isso keeps one level of nesting)")
-        log("  GET bodies of the 200-comment thread: "
-            + ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in sizes.items()))
+            log(
+                f"  isso: the same 200 comments posted through POST /new in {secs:.1f}s "
+                "(Isso keeps one level of nesting)"
+            )
+        log(
+            "  GET bodies of the 200-comment thread: "
+            + ", ".join(f"{k} {v / 1024:.1f} KiB" for k, v in sizes.items())
+        )
 
         # ---- 1. GET 200 comments -------------------------------------------------------------
         log("\n[1] GET a thread of 200 comments")
-        get_targets = [("minimal", f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}", {})]
+        get_targets = [
+            ("minimal", f"{minimal.base}/api/v1/threads/{backends['sqlite'].small.thread_id}", {})
+        ]
         get_targets += [(b.name, b.url(b.small), {}) for b in backends.values()]
         if isso:
             get_targets.append(("isso", f"{isso.base}/?uri={ISSO_URI_200}", {}))
@@ -544,22 +678,38 @@ def main() -> int:
             if not post_ok[b.name]:
                 log(f"  !! {b.name}: POST /api/v1/threads/{{id}}/comments not usable: {detail}")
                 continue
-            script = lua_post_script(f"/api/v1/threads/{b.post_thread}/comments",
-                                     {"Authorization": f"Bearer {b.token}"},
-                                     post_bodies(plan_small, "project"), Path(tmp) / f"post-{b.name}.lua")
-            post_targets.append((b.name, f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
-                                 {"script": script}))
+            script = lua_post_script(
+                f"/api/v1/threads/{b.post_thread}/comments",
+                {"Authorization": f"Bearer {b.token}"},
+                post_bodies(plan_small, "project"),
+                Path(tmp) / f"post-{b.name}.lua",
+            )
+            post_targets.append(
+                (
+                    b.name,
+                    f"{b.server.base}/api/v1/threads/{b.post_thread}/comments",
+                    {"script": script},
+                )
+            )
         if isso:
-            script = lua_post_script(f"/new?uri={ISSO_URI_POST}", {}, post_bodies(plan_small, "isso"),
-                                     Path(tmp) / "post-isso.lua")
-            post_targets.append(("isso", f"{isso.base}/new?uri={ISSO_URI_POST}", {"script": script}))
+            script = lua_post_script(
+                f"/new?uri={ISSO_URI_POST}",
+                {},
+                post_bodies(plan_small, "isso"),
+                Path(tmp) / "post-isso.lua",
+            )
+            post_targets.append(
+                ("isso", f"{isso.base}/new?uri={ISSO_URI_POST}", {"script": script})
+            )
         post = rounds_of(post_targets, rounds, seconds, conns) if post_targets else {}
         for b in backends.values():
             if post_ok.get(b.name):
-                log(f"  {b.name}: projections reached the head of the log "
-                    f"{absorb_seconds(b):.1f}s after the load stopped")
+                log(
+                    f"  {b.name}: projections reached the head of the log "
+                    f"{absorb_seconds(b):.1f}s after the load stopped"
+                )
 
-        # ---- 3. first page of the large thread ---------------------------------------------------
+        # ---- 3. first page of the large thread ------------------------------------------
         log(f"\n[3] GET the first page of a thread of {n_large:,} comments")
         large_targets = [(b.name, b.url(b.large), {}) for b in backends.values()]
         for b in backends.values():
@@ -573,36 +723,85 @@ def main() -> int:
         cold = {}
         for b in backends.values():
             cold[b.name] = cold_first_page(b, 15 if args.quick else 40)
-            log(f"    {b.name}: built cold in-process: p50 {cold[b.name][0]:.1f} ms, "
-                f"p99 {cold[b.name][1]:.1f} ms ({cold[b.name][2] / 1024:.0f} KiB)")
+            log(
+                f"    {b.name}: built cold in-process: p50 {cold[b.name][0]:.1f} ms, "
+                f"p99 {cold[b.name][1]:.1f} ms ({cold[b.name][2] / 1024:.0f} KiB)"
+            )
 
         # ---- 4. where a cached GET's time goes ---------------------------------------------------
-        log("\n[4] where a cached GET of the 200-comment thread spends its time "
-            "(in-process direct WSGI calls, ms per request)")
+        log(
+            "\n[4] where the time goes: direct WSGI calls in this process, no socket, no profiler,"
+            " ms per request (medians of 5 batches)"
+        )
         body_file = Path(tmp) / "body.json"
-        parts = {b.name: breakdown(b, body_file, 100 if args.quick else 300) for b in backends.values()}
-        rows = [[label, parts["sqlite"][i][1], parts["postgres"][i][1], parts["sqlite"][i][2],
-                 parts["postgres"][i][2]] for i, (label, *_) in enumerate(parts["sqlite"])]
-        log(fmt_table(["", "sqlite ms", "postgres ms", "sqlite vs min", "pg vs min"], rows))
+        n_calls = 100 if args.quick else 300
+        for title, fn, count in (
+            (
+                "a cached GET of the 200-comment thread (delta: vs the minimal app)",
+                get_breakdown,
+                n_calls,
+            ),
+            (
+                "a POST of a comment, no projection runner in this process (delta: vs the whole"
+                " request)",
+                None,
+                n_calls // 10,
+            ),
+        ):
+            parts = {}
+            for b in backends.values():
+                if fn is get_breakdown:
+                    parts[b.name] = get_breakdown(b, body_file, count)
+                elif post_ok.get(b.name):
+                    parts[b.name] = post_breakdown(b, count)
+            if not parts:
+                continue
+            labels = []
+            for rows_ in parts.values():
+                labels += [r[0] for r in rows_ if r[0] not in labels]
+            table = []
+            for label in labels:
+                row = [label]
+                for name in ("sqlite", "postgres"):
+                    found = next((r for r in parts.get(name, []) if r[0] == label), None)
+                    row += [found[1], found[2]] if found else ["-", ""]
+                table.append(row)
+            log(f"\n  {title}")
+            log(fmt_table(["", "sqlite ms", "(delta)", "postgres ms", "(delta)"], table))
 
-        # ---- results ------------------------------------------------------------------------------
+        # ---- results --------------------------------------------------------------------
         log("\n" + "=" * 80)
-        log(f"RESULTS  nproc={nproc()}; medians of {rounds} round(s) of {seconds:.0f}s; each ratio is "
-            "the median of per-round ratios to the baseline measured in the same round")
+        log(
+            f"RESULTS  nproc={nproc()}; medians of {rounds} round(s) of {seconds:.0f}s; each ratio"
+            " is the median of per-round ratios to the baseline measured in the same round"
+        )
         have_isso = "isso" in get
         rows = []
         for label, results in get.items():
             m = median_result(results)
-            rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
-                         f"{ratio(results, get['minimal']):.0%}",
-                         f"{ratio(results, get['isso']):.1f}x" if have_isso else "-",
-                         f"{sizes[label] / 1024:.0f} KiB"])
+            rows.append(
+                [
+                    label,
+                    f"{m.rps:.1f}",
+                    f"{m.p50_ms:.2f}",
+                    f"{m.p99_ms:.2f}",
+                    f"{ratio(results, get['minimal']):.0%}",
+                    f"{ratio(results, get['isso']):.1f}x" if have_isso else "-",
+                    f"{sizes[label] / 1024:.0f} KiB",
+                ]
+            )
         log("\nGET a thread of 200 comments")
-        log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs minimal", "vs isso", "body"], rows))
+        log(
+            fmt_table(
+                ["server", "req/s", "p50 ms", "p99 ms", "vs minimal", "vs isso", "body"], rows
+            )
+        )
         r = ratio(get["sqlite"], get["minimal"])
         checks.append(("GET sqlite >= 60% of minimal", r >= TARGET_SQLITE_VS_MINIMAL, f"{r:.0%}"))
         r = ratio(get["postgres"], get["minimal"])
-        checks.append(("GET postgres >= 40% of minimal", r >= TARGET_POSTGRES_VS_MINIMAL, f"{r:.0%}"))
+        checks.append(
+            ("GET postgres >= 40% of minimal", r >= TARGET_POSTGRES_VS_MINIMAL, f"{r:.0%}")
+        )
         if have_isso:
             for name in ("sqlite", "postgres"):
                 r = ratio(get[name], get["isso"])
@@ -612,9 +811,16 @@ def main() -> int:
             rows = []
             for label, results in post.items():
                 m = median_result(results)
-                rows.append([label, f"{m.rps:.1f}", f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}",
-                             f"{ratio(results, post['isso']):.1f}x" if "isso" in post else "-",
-                             sum(x.non_2xx for x in results)])
+                rows.append(
+                    [
+                        label,
+                        f"{m.rps:.1f}",
+                        f"{m.p50_ms:.2f}",
+                        f"{m.p99_ms:.2f}",
+                        f"{ratio(results, post['isso']):.1f}x" if "isso" in post else "-",
+                        sum(x.non_2xx for x in results),
+                    ]
+                )
             log("\nPOST a comment")
             log(fmt_table(["server", "req/s", "p50 ms", "p99 ms", "vs isso", "non-2xx"], rows))
         for name in ("sqlite", "postgres"):
@@ -629,19 +835,58 @@ def main() -> int:
             one, load = median_result(large_one[name]), median_result(large_load[name])
             worst_one = max(x.p99_ms for x in large_one[name])
             worst_load = max(x.p99_ms for x in large_load[name])
-            rows.append([name, f"{one.rps:.1f}", f"{one.p50_ms:.2f}", f"{worst_one:.2f}",
-                         f"{load.rps:.1f}", f"{worst_load:.2f}", f"{cold[name][0]:.1f}",
-                         f"{cold[name][1]:.1f}"])
-            checks.append((f"10k first page p99 < 50 ms, {name}, 1 conn", worst_one < 50,
-                           f"{worst_one:.1f} ms"))
-            checks.append((f"10k first page p99 < 50 ms, {name}, {conns} conns", worst_load < 50,
-                           f"{worst_load:.1f} ms"))
-            checks.append((f"10k first page p99 < 50 ms, {name}, cold build", cold[name][1] < 50,
-                           f"{cold[name][1]:.1f} ms"))
-        log(f"\nGET the first page of {n_large:,} comments (p99 = worst round; cold = built "
-            "in-process with the byte cache emptied)")
-        log(fmt_table(["server", "req/s 1c", "p50 1c", "p99 1c", f"req/s {conns}c", f"p99 {conns}c",
-                       "cold p50", "cold p99"], rows))
+            rows.append(
+                [
+                    name,
+                    f"{one.rps:.1f}",
+                    f"{one.p50_ms:.2f}",
+                    f"{worst_one:.2f}",
+                    f"{load.rps:.1f}",
+                    f"{worst_load:.2f}",
+                    f"{cold[name][0]:.1f}",
+                    f"{cold[name][1]:.1f}",
+                ]
+            )
+            checks.append(
+                (
+                    f"10k first page p99 < 50 ms, {name}, 1 conn",
+                    worst_one < 50,
+                    f"{worst_one:.1f} ms",
+                )
+            )
+            checks.append(
+                (
+                    f"10k first page p99 < 50 ms, {name}, {conns} conns",
+                    worst_load < 50,
+                    f"{worst_load:.1f} ms",
+                )
+            )
+            checks.append(
+                (
+                    f"10k first page p99 < 50 ms, {name}, cold build",
+                    cold[name][1] < 50,
+                    f"{cold[name][1]:.1f} ms",
+                )
+            )
+        log(
+            f"\nGET the first page of {n_large:,} comments (p99 = worst round; cold = built "
+            "in-process with the byte cache emptied)"
+        )
+        log(
+            fmt_table(
+                [
+                    "server",
+                    "req/s 1c",
+                    "p50 1c",
+                    "p99 1c",
+                    f"req/s {conns}c",
+                    f"p99 {conns}c",
+                    "cold p50",
+                    "cold p99",
+                ],
+                rows,
+            )
+        )
 
         log("\nTARGETS")
         for what, ok, figure in checks:

@@ -32,8 +32,10 @@ import multiprocessing
 import os
 import platform
 import pstats
+import signal
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -410,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         "--explain", action="store_true", help="also time the app with one cost removed at a time"
     )
     args = parser.parse_args(argv)
+    # On SIGTERM, unwind (so that the temporary PostgreSQL databases are dropped).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
     print(f"nproc: {os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})")

@@ -379,19 +379,43 @@ def app_in_process(database, *, redis: bool):
         os.environ.update(saved)
 
 
-def wsgi_caller(app, path: str, headers: dict[str, str] | None = None):
-    """A function that serves one GET of `path` by calling the WSGI app directly (no
-    test client, no socket) and consumes the body; returns (status line, body length)."""
+def clear_body_cache(app) -> None:
+    """Empty the API's cache of response bytes (per app in app.extensions, or a module
+    global in older versions of web/api/caching.py)."""
+    from web.api import caching
+
+    cache = app.extensions.get("discuss_bodies")
+    if cache is None and isinstance(getattr(caching, "bodies", None), caching.BodyCache):
+        cache = caching.bodies
+    if cache is not None:
+        with cache._lock:
+            cache._items.clear()
+
+
+def wsgi_caller(
+    app,
+    path: str,
+    headers: dict[str, str] | None = None,
+    method: str = "GET",
+    json_body: object = None,
+):
+    """A function that serves one request by calling the WSGI app directly (no test
+    client, no socket) and consumes the body; returns (status line, body length)."""
     import io
+    import json
 
     from werkzeug.test import EnvironBuilder
 
+    data = json.dumps(json_body).encode() if json_body is not None else b""
     base = EnvironBuilder(
         path=path.split("?")[0],
+        method=method,
         query_string=path.split("?", 1)[1] if "?" in path else None,
         headers=headers or {},
+        content_type="application/json" if json_body is not None else None,
         environ_base={"REMOTE_ADDR": "127.0.0.1"},
     ).get_environ()
+    base["CONTENT_LENGTH"] = str(len(data))
     seen: list[str] = []
 
     def start_response(status, response_headers, exc_info=None):
@@ -399,7 +423,7 @@ def wsgi_caller(app, path: str, headers: dict[str, str] | None = None):
 
     def call() -> tuple[str, int]:
         environ = dict(base)
-        environ["wsgi.input"] = io.BytesIO(b"")
+        environ["wsgi.input"] = io.BytesIO(data)
         seen.clear()
         body = app(environ, start_response)
         size = 0
@@ -449,7 +473,7 @@ class Server:
         self.port = port
         self.ready_path = ready_path
         self.log_path = Path(log_dir or tempfile.gettempdir()) / f"bench-{name}-{os.getpid()}.log"
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop())
         self.proc = subprocess.Popen(
             list(argv),
             env=env,
@@ -656,7 +680,10 @@ def fmt_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = []
     for n, r in enumerate(cells):
         lines.append(
-            "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
         )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))

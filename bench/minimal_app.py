@@ -16,7 +16,9 @@ from pathlib import Path
 
 from flask import Flask, Response
 
-BODY = Path(os.environ["BENCH_BODY_FILE"]).read_bytes() if os.environ.get("BENCH_BODY_FILE") else b"{}"
+BODY = (
+    Path(os.environ["BENCH_BODY_FILE"]).read_bytes() if os.environ.get("BENCH_BODY_FILE") else b"{}"
+)
 ETAG = os.environ.get("BENCH_ETAG", '"0123456789abcdef01234567"')
 
 app = Flask(__name__)

@@ -10,7 +10,10 @@ not at all.
 Idempotency comes from the ids: the caller derives thread, comment and author ids
 from the source, so importing the same thread again finds everything present and
 saves nothing. A thread that exists already (opened natively for the same page,
-or imported before from an older export) receives only the comments it lacks.
+or imported before from an older export) receives only the comments it lacks;
+its title, and whether it is locked, are left as they are (the operator imports
+into a locked thread too), and so are comments already there, whatever their
+state now (a moderator may have restored one that came in hidden).
 
 Imported authors are registered with an empty token hash: no token matches it,
 so nobody can act as an imported author (the importer itself acts as the
@@ -21,7 +24,7 @@ first imported thread that names them, and saved with that thread.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -161,38 +164,104 @@ class ThreadImported:
         return self.position is not None
 
 
+@dataclass
+class _Built:
+    """A thread's aggregates, built and validated, not saved yet."""
+
+    thread: ImportedThread
+    key: str
+    title: str
+    aggregates: list[Aggregate]
+    outcome: ThreadImported  # its position is set once saved
+
+    @property
+    def events(self) -> int:
+        return sum(len(a.pending_events) for a in self.aggregates)
+
+
 class ThreadImporter:
-    """Imports whole threads into a Discussions application, one atomic save each.
+    """Imports whole threads into a Discussions application, atomically.
+
+    A thread's aggregates (the thread, its new authors, its comments with their
+    hide/retract events) always go into ONE `app.save(...)`: never split. With
+    `batch_events`, `queue()` lets several small threads share a save -- whole
+    threads only, until about that many events are queued -- which saves commits
+    when posts have few comments; `import_thread()` saves at once.
 
     Keeps the ids of authors known to exist, so that a run checks each author once.
     """
 
-    def __init__(self, app: Discussions, actor: Actor = OPERATOR):
+    def __init__(self, app: Discussions, actor: Actor = OPERATOR, *, batch_events: int = 0):
         actor.check_moderator("import discussions")
         self.app = app
         self.actor = actor
+        self.batch_events = batch_events
         self._known_authors: set[UUID] = set()
+        self._queue: list[_Built] = []
+        self._queued_events = 0
+        self._queued_authors: set[UUID] = set()  # registered by a queued thread
 
     def import_thread(self, thread: ImportedThread) -> ThreadImported:
-        """Validate everything, then save the thread, new authors and new comments at once.
+        """Import one thread now (with anything queued before it, in the same save)."""
+        return self.queue(thread, save_now=True)[-1]
 
-        Raises ImportRejected (nothing saved) if a value breaks a rule, a reply's
-        parent is neither earlier in the list nor already in this thread, or an id
-        repeats. A concurrent writer of the same thread makes the save fail as a
-        whole; the thread is then read again and the import retried once.
+    def queue(self, thread: ImportedThread, *, save_now: bool = False) -> list[ThreadImported]:
+        """Validate and build a thread, then queue it; save the queue once it holds
+        `batch_events` events (or `save_now`). Returns the outcomes of the threads
+        saved by this call, in order (none if it only queued).
+
+        Raises ImportRejected if a value breaks a rule, a reply's parent is neither
+        earlier in the list nor already in this thread, or an id repeats: that
+        thread is not queued (what was queued before stays queued: `flush()` it).
+        A concurrent writer of the same thread makes the save fail as a whole; each
+        thread is then read again and saved on its own.
         """
         key, title = self._validate(thread)
+        saved: list[ThreadImported] = []
+        if any(b.key == key for b in self._queue):
+            saved = self.flush()  # the same page twice: read what the first one saved
+        built = self._build(thread, key, title)
+        self._queue.append(built)
+        self._queued_events += built.events
+        self._queued_authors.update(a.id for a in built.aggregates if isinstance(a, Author))
+        if save_now or self._queued_events >= self.batch_events:
+            saved += self.flush()
+        return saved
+
+    def flush(self) -> list[ThreadImported]:
+        """Save what is queued, in one write; returns the outcomes, in order."""
+        queue, self._queue, self._queued_events = self._queue, [], 0
+        self._queued_authors = set()
+        aggregates = [a for built in queue for a in built.aggregates]
         try:
-            return self._import(thread, key, title)
+            return self._saved(queue, self.app.save(*aggregates) if aggregates else [])
         except IntegrityError:
+            pass  # nothing was saved: read again, one thread at a time
+        outcomes = []
+        for built in queue:
+            again = self._build(built.thread, built.key, built.title, assume_new=False)
             try:
-                return self._import(thread, key, title, assume_new=False)
+                recordings = self.app.save(*again.aggregates) if again.aggregates else []
             except IntegrityError:
                 raise VersionConflict(
-                    f"thread {key!r} was changed by someone else during its import"
+                    f"thread {built.key!r} was changed by someone else during its import"
                 ) from None
+            outcomes += self._saved([again], recordings)
+        return outcomes
 
     # ---- steps -----------------------------------------------------------------
+
+    def _saved(self, queue: list[_Built], recordings) -> list[ThreadImported]:
+        positions: dict[UUID, int] = {}
+        for recording in recordings:
+            originator = recording.domain_event.originator_id
+            positions[originator] = max(positions.get(originator, 0), recording.notification.id)
+        outcomes = []
+        for built in queue:
+            position = max((positions[a.id] for a in built.aggregates), default=None)
+            outcomes.append(replace(built.outcome, position=position))
+            self._known_authors.update(c.author_id for c in built.thread.comments)
+        return outcomes
 
     def _validate(self, thread: ImportedThread) -> tuple[str, str]:
         try:
@@ -225,9 +294,9 @@ class ThreadImporter:
                 ) from None
         return key, title
 
-    def _import(
+    def _build(
         self, thread: ImportedThread, key: str, title: str, *, assume_new: bool = True
-    ) -> ThreadImported:
+    ) -> _Built:
         thread_id = Thread.id_for_key(key)
         existing = self._get(thread_id)
         if existing is not None and not isinstance(existing, Thread):
@@ -277,13 +346,7 @@ class ThreadImporter:
                 )
                 hidden += 1
             aggregates.append(comment)
-
-        position = None
-        if aggregates:
-            recordings = self.app.save(*aggregates)
-            position = max(r.notification.id for r in recordings)
-        self._known_authors.update(c.author_id for c in thread.comments)
-        return ThreadImported(
+        outcome = ThreadImported(
             thread_id=thread_id,
             thread_created=existing is None,
             comments_created=len(new_comments),
@@ -291,8 +354,9 @@ class ThreadImporter:
             authors_created=len(authors),
             hidden=hidden,
             retracted=retracted,
-            position=position,
+            position=None,
         )
+        return _Built(thread, key, title, aggregates, outcome)
 
     def _check_parents(
         self, thread_id: UUID, comments: Sequence[ImportedComment], present: set[UUID]
@@ -313,7 +377,10 @@ class ThreadImporter:
     def _new_authors(self, comments: Sequence[ImportedComment]) -> list[Author]:
         first: dict[UUID, ImportedComment] = {}
         for comment in comments:
-            if comment.author_id in self._known_authors:
+            if (
+                comment.author_id in self._known_authors
+                or comment.author_id in self._queued_authors
+            ):
                 continue
             seen = first.get(comment.author_id)
             if seen is None or comment.at < seen.at:

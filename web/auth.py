@@ -12,7 +12,8 @@ from web.runtime import runtime
 COOKIE_NAME = "discuss_token"
 
 
-def _token_from_request() -> str | None:
+def token_from_request() -> str | None:
+    """The bearer token (or the pages' cookie); a malformed Authorization is a 401."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -27,10 +28,13 @@ def _token_from_request() -> str | None:
     return request.cookies.get(COOKIE_NAME) or None
 
 
+_token_from_request = token_from_request  # the old name
+
+
 def current_author() -> Author | None:
     """The signed-in author, or None for an anonymous request. A bad token is a 401."""
     if "author" not in g:
-        token = _token_from_request()
+        token = token_from_request()
         author = None
         if token:
             try:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import ThreadPlan, plan_thread  # noqa: E402
+from common import ThreadPlan, plan_thread
 
 
 def post_comment(base: str, uri: str, payload: dict) -> dict:

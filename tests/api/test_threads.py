@@ -67,8 +67,9 @@ def test_reads_carry_an_etag_that_changes_exactly_with_the_thread(client, thread
 
 
 @sqlite_only
-def test_read_your_writes_waits_then_gives_up_with_503(app_factory, thread, member):
-    client = app_factory(read_wait_seconds=0.2).test_client()
+def test_read_your_writes_waits_then_gives_up_with_503(app_factory, flask_app, thread, member):
+    slow_app = app_factory(read_wait_seconds=0.2)
+    client = slow_app.test_client()
     posted = post(client, member, thread["id"], "hello")
     seen = client.get(
         f"{API}/threads/{thread['id']}", query_string={"min_position": posted["position"]}
@@ -78,8 +79,17 @@ def test_read_your_writes_waits_then_gives_up_with_503(app_factory, thread, memb
     future = client.get(
         f"{API}/threads/{thread['id']}", query_string={"min_position": posted["position"] + 1000}
     )
-    assert_error(future, 503, "not_yet_visible")
-    assert future.headers["Retry-After"] == "1"
+    assert "min_position" in assert_error(future, 422, "validation_failed")["fields"]
+
+    # A real position the projections have not reached: stop the apps' runners.
+    for each in (slow_app, flask_app):
+        each.extensions["discuss"].runner.stop()
+    later = post(client, member, thread["id"], "unseen")
+    waited = client.get(
+        f"{API}/threads/{thread['id']}", query_string={"min_position": later["position"]}
+    )
+    assert_error(waited, 503, "not_yet_visible")
+    assert waited.headers["Retry-After"] == "1"
 
 
 def test_thread_pages_follow_the_cursor(client, thread, member):

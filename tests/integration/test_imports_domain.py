@@ -8,7 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 import pytest
 
 from domain.application import Discussions
-from domain.errors import PermissionDenied
+from domain.errors import NotAuthenticated, PermissionDenied
 from domain.imports import (
     NO_TOKEN,
     ImportedComment,
@@ -84,8 +84,6 @@ def test_a_thread_its_authors_and_comments_are_saved_in_one_write(app: Discussio
 def test_nobody_can_sign_in_as_an_imported_author(sqlite_app: Discussions):
     ThreadImporter(sqlite_app).import_thread(thread(item(1)))
     author_id = item(1).author_id
-    from domain.errors import NotAuthenticated
-
     for secret in ("", "x", NO_TOKEN):
         with pytest.raises(NotAuthenticated):
             sqlite_app.authenticate(f"{author_id}.{secret}")
@@ -168,14 +166,14 @@ def test_a_concurrent_import_of_the_same_thread_makes_the_save_fail_whole_then_r
     assert kinds.count("Comment.Posted") == 2 and kinds.count("Thread.Opened") == 1
 
 
-def test_an_import_run_records_who_what_which_file_and_the_counts(app: Discussions):
+def test_an_import_run_records_who_what_which_file_and_the_counts(sqlite_app: Discussions):
     position = record_import(
-        app, source_format="wxr", file_name="/data/export.xml", file_sha256="ab" * 32,
+        sqlite_app, source_format="wxr", file_name="/data/export.xml", file_sha256="ab" * 32,
         counts={"threads_created": 2, "comments": 8}, orphans=["6"], error=None,
         operator="alice", actor_id=OPERATOR_ID,
     )  # fmt: skip
-    notification = app.recorder.select_notifications(start=position, limit=1)[0]
-    event = app.mapper.to_domain_event(notification)
+    notification = sqlite_app.recorder.select_notifications(start=position, limit=1)[0]
+    event = sqlite_app.mapper.to_domain_event(notification)
     assert isinstance(event, ImportRun.Recorded)
     assert (event.source_format, event.file_name, event.file_sha256) == (
         "wxr", "/data/export.xml", "ab" * 32,
@@ -184,6 +182,6 @@ def test_an_import_run_records_who_what_which_file_and_the_counts(app: Discussio
         {"threads_created": 2, "comments": 8}, ["6"], None,
     )  # fmt: skip
     assert (event.operator, event.actor_id) == ("alice", OPERATOR_ID)
-    run = app.repository.get(event.originator_id)
+    run = sqlite_app.repository.get(event.originator_id)
     assert run.counts == {"threads_created": 2, "comments": 8}
     assert not isinstance(run, Comment)

@@ -221,21 +221,25 @@ def test_a11y_export_nests_nine_deep_and_skips_pingbacks(app):
     assert "<h2>" not in html and "<td>" not in html
 
 
-def test_a_comment_without_status_or_date_comes_in_hidden_dated_at_the_thread_start(app):
+def test_a_comment_without_status_or_date_comes_in_hidden_dated_at_the_thread_start(sqlite_app):
     """a11y comment 167 has neither wp:comment_approved nor any date: imported hidden
     ("no approval status in source"), dated at the thread's start, counted undated."""
-    import_file(app, A11Y, "wxr")
+    import_file(sqlite_app, A11Y, "wxr")
 
-    anon = comment(app, A11Y_PAGE, "167")
-    thread = app.repository.get(Thread.id_for_key(A11Y_PAGE))
-    assert (anon.text, anon.state, author_name(app, anon)) == ("Anonymous comment.", HIDDEN, "Anon")
+    anon = comment(sqlite_app, A11Y_PAGE, "167")
+    thread = sqlite_app.repository.get(Thread.id_for_key(A11Y_PAGE))
+    assert (anon.text, anon.state, author_name(sqlite_app, anon)) == (
+        "Anonymous comment.",
+        HIDDEN,
+        "Anon",
+    )
     # the page has no date; its earliest comment (168, GMT 00:49:03) starts the thread
     assert thread.created_on == anon.created_on == utc("2007-09-04 00:49:03")
-    posted, hidden = app.events.get(anon.id)
+    posted, hidden = sqlite_app.events.get(anon.id)
     assert isinstance(hidden, Comment.Hidden)
     assert (hidden.reason, hidden.actor_id) == ("no approval status in source", OPERATOR_ID)
     assert hidden.timestamp == posted.timestamp  # never visible here
-    assert comment(app, A11Y_PAGE, "168").created_on == utc("2007-09-04 00:49:03")
+    assert comment(sqlite_app, A11Y_PAGE, "168").created_on == utc("2007-09-04 00:49:03")
 
 
 def test_include_pings_brings_pingbacks_with_their_names_unescaped(sqlite_app):
@@ -305,13 +309,17 @@ def test_pending_spam_trash_pings_other_types_and_empty_comments(sqlite_app, tmp
         c(13, parent="999"),  # the parent is not in the file
         c(14, parent="10"),  # a reply to an empty comment: top-level
         c(15, kind="comment", date="2020-01-02 00:00:00"),
-    ])])  # fmt: skip
+    ]), ("https://site.example/only-spam/", "S", [c(1, approved="spam")])])  # fmt: skip
     summary = import_file(sqlite_app, path, "wxr")
 
     assert dict(summary.skipped) == {
-        "spam": 1, "trash": 2, "pingback": 1, "trackback": 1, "type order_note": 1, "empty": 1,
+        "spam": 2, "trash": 2, "pingback": 1, "trackback": 1, "type order_note": 1, "empty": 1,
     }  # fmt: skip
-    assert dict(summary.notes) == {"reparented": 2, "parent missing": 1, "undated": 1}
+    assert dict(summary.notes) == {
+        "reparented": 2, "parent missing": 1, "undated": 1, "threads with nothing to import": 1,
+    }  # fmt: skip
+    assert summary.threads_created == 1
+    assert Thread.id_for_key("https://site.example/only-spam/") not in sqlite_app.repository
     assert (summary.comments, summary.hidden) == (8, 2)
     assert app_title(sqlite_app, key) == "A & B"
 
@@ -443,6 +451,15 @@ def test_a_value_the_domain_rejects_stops_with_the_item_named(sqlite_app, tmp_pa
     with pytest.raises(ImportFormatError) as raised:
         import_file(sqlite_app, path, "wxr")
     assert "key is 2021 characters; the limit is 2000" in str(raised.value)
+    assert len(thread_comments(sqlite_app, "https://site.example/a/")) == 1
+
+
+def test_an_item_with_comments_but_no_link_is_malformed(sqlite_app, tmp_path):
+    path = wxr_file(tmp_path, [("https://site.example/a/", "A", [c(1)]), ("", "No link", [c(1)])])
+    with pytest.raises(ImportFormatError) as raised:
+        import_file(sqlite_app, path, "wxr")
+    assert raised.value.line == line_of(path, "<title>No link</title>")
+    assert raised.value.message == "the item 'No link' has comments but no <link>"
     assert len(thread_comments(sqlite_app, "https://site.example/a/")) == 1
 
 

@@ -8,6 +8,7 @@ checks times or orders, then the projections catch up and the queries are checke
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,8 @@ from projections import queries
 from projections.engine import iso
 from projections.queries import REMOVED_BY_MODERATOR, RETRACTED_BY_AUTHOR, NotInView, PageRequest
 from projections.registry import build_engine
+from projections.setup import open_application
+from tests.support.databases import new_database
 from tests.support.views import catch_up
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -41,11 +44,7 @@ def engine(app, database):
 
 @pytest.fixture
 def people(app):
-    return {
-        "ann": app.register_author("Ann", at=at(0)).author_id,
-        "bob": app.register_author("Bob", at=at(0.5)).author_id,
-        "mo": app.register_author("Mo", role=MODERATOR, at=at(0.7)).author_id,
-    }
+    return make_people(app)
 
 
 def post(app, who, thread_id, text, parent=None, seconds=0.0):
@@ -61,8 +60,36 @@ def by_id(nodes, found=None):
     return found
 
 
+def make_people(app):
+    return {
+        "ann": app.register_author("Ann", at=at(0)).author_id,
+        "bob": app.register_author("Bob", at=at(0.5)).author_id,
+        "mo": app.register_author("Mo", role=MODERATOR, at=at(0.7)).author_id,
+    }
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def shared(request, tmp_path_factory):
+    """One database per backend for the read-only tests: the tree, caught up."""
+    with new_database(request.param, tmp_path_factory.mktemp("shared")) as database:
+        application = open_application(database)
+        engine = build_engine(application, database)
+        people = make_people(application)
+        ids = make_tree(application, people)
+        catch_up(engine)
+        yield SimpleNamespace(app=application, engine=engine, people=people, tree=ids)
+        engine.store.close()
+        application.close()
+
+
 @pytest.fixture
 def tree(app, people):
+    return make_tree(app, people)
+
+
+def make_tree(app, people):
     """A thread with three top-level comments and a chain of replies 5 deep:
 
     c1 (ann) ── r1 (bob) ── r2 (ann, retracted) ── r3 ── r4 ── r5
@@ -91,8 +118,8 @@ def tree(app, people):
     return ids
 
 
-def test_thread_row_counts_and_flags(app, engine, tree):
-    catch_up(engine)
+def test_thread_row_counts_and_flags(shared):
+    app, engine, tree = shared.app, shared.engine, shared.tree
     row = queries.thread_row(engine, str(tree["thread"]))
     assert (row["title"], row["thread_key"], row["locked"]) == ("Tree", "pages/tree", 0)
     assert row["comment_count"] == 9
@@ -121,8 +148,8 @@ def test_thread_row_counts_and_flags(app, engine, tree):
         queries.thread_row(engine, "00000000-0000-0000-0000-000000000000")
 
 
-def test_public_page_states_placeholders_and_counts(app, engine, tree, people):
-    catch_up(engine)
+def test_public_page_states_placeholders_and_counts(shared):
+    engine, tree, people = shared.engine, shared.tree, shared.people
     page = queries.thread_page(engine, str(tree["thread"]), PageRequest())
     assert page["thread"]["comment_count"] == 9
     assert [c["id"] for c in page["comments"]] == [str(tree[k]) for k in ("c1", "c2", "c3")]
@@ -193,8 +220,8 @@ def test_lock_unlock_and_retitle(app, engine, tree):
     assert row["last_position"] == app.head_position()
 
 
-def test_depth_cut_offs_and_more_replies_markers(app, engine, tree):
-    catch_up(engine)
+def test_depth_cut_offs_and_more_replies_markers(shared):
+    engine, tree = shared.engine, shared.tree
     page = queries.thread_page(engine, str(tree["thread"]), PageRequest(depth=2))
     nodes = by_id(page["comments"])
     assert str(tree["r3"]) not in nodes  # depth 3 > 2
@@ -214,8 +241,8 @@ def test_depth_cut_offs_and_more_replies_markers(app, engine, tree):
     assert c1["more_replies"] == {"replies": 2, "comments": 6, "continue_from": str(tree["c1"])}
 
 
-def test_comment_subtree(app, engine, tree):
-    catch_up(engine)
+def test_comment_subtree(shared):
+    engine, tree = shared.engine, shared.tree
     sub = queries.comment_subtree(engine, str(tree["r2"]), PageRequest(depth=1))
     assert sub["thread"]["id"] == str(tree["thread"])
     node = sub["comment"]
@@ -265,9 +292,7 @@ def test_keyset_pagination_with_remaining_counts(app, engine, people, sort):
 
 
 def test_list_threads_ordering_and_cursor(app, engine, people):
-    opened = [
-        app.open_thread(OPERATOR_ID, f"Thread {i}", at=at(i)).thread_id for i in range(5)
-    ]
+    opened = [app.open_thread(OPERATOR_ID, f"Thread {i}", at=at(i)).thread_id for i in range(5)]
     post(app, people["ann"], opened[1], "bump", seconds=30)  # thread 1 is now the latest
     catch_up(engine)
     first = queries.list_threads(engine, limit=2)
@@ -281,8 +306,8 @@ def test_list_threads_ordering_and_cursor(app, engine, people):
     assert third["next_cursor"] is None
 
 
-def test_revisions_rows(app, engine, tree, people):
-    catch_up(engine)
+def test_revisions_rows(shared):
+    engine, tree, people = shared.engine, shared.tree, shared.people
     t = engine.tables("revisions")
     rows = (
         engine.store.reader()
@@ -303,9 +328,7 @@ def test_revisions_rows(app, engine, tree, people):
     assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
     kinds = (
         engine.store.reader()
-        .execute(
-            f"SELECT kind, COUNT(*) AS n FROM {t.revisions} GROUP BY kind ORDER BY kind"
-        )
+        .execute(f"SELECT kind, COUNT(*) AS n FROM {t.revisions} GROUP BY kind ORDER BY kind")
         .all()
     )
     assert {r["kind"]: r["n"] for r in kinds} == {
@@ -317,13 +340,10 @@ def test_revisions_rows(app, engine, tree, people):
     }
 
 
-def test_author_activity_counts(app, engine, tree, people):
-    catch_up(engine)
+def test_author_activity_counts(shared):
+    engine = shared.engine
     t = engine.tables("authors")
-    rows = {
-        r["name"]: r
-        for r in engine.store.reader().execute(f"SELECT * FROM {t.authors}").all()
-    }
+    rows = {r["name"]: r for r in engine.store.reader().execute(f"SELECT * FROM {t.authors}").all()}
     assert (rows["Ann"]["comments_posted"], rows["Ann"]["retractions"]) == (4, 1)
     assert (rows["Bob"]["comments_posted"], rows["Bob"]["edits_made"]) == (5, 2)
     assert (rows["Mo"]["comments_posted"], rows["Mo"]["edits_made"]) == (0, 1)

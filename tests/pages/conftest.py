@@ -27,20 +27,28 @@ THREAD_URL = f"/t/{DEMO_KEY}"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "app_settings(**values): WebConfig values of flask_app")
+
+
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch) -> None:
     monkeypatch.setenv("DISCUSS_SECRET_KEY", "page-tests-secret")
 
 
 @pytest.fixture
-def flask_app(sqlite_database: Database) -> Iterator[Flask]:
-    config = WebConfig.from_env(
-        database=sqlite_database,
+def flask_app(sqlite_database: Database, request) -> Iterator[Flask]:
+    """The app; `@pytest.mark.app_settings(name=value)` changes its WebConfig."""
+    settings = dict(
         redis_url=None,
         embedded_runner=True,
         write_rate_limit="10000 per minute",
         read_rate_limit="10000 per minute",
     )
+    marker = request.node.get_closest_marker("app_settings")
+    if marker:
+        settings.update(marker.kwargs)
+    config = WebConfig.from_env(database=sqlite_database, **settings)
     flask_app = create_app(config)
     runtime = flask_app.extensions["discuss"]
     seeded = load_seed(runtime.services.app)

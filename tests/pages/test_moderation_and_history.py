@@ -48,7 +48,7 @@ def test_hide_needs_a_reason_then_hides_for_readers_not_for_moderators(client, f
     comment_id = dict(numbered(page(client, THREAD_URL)))["6.2"]
     response = send(client, f"/c/{comment_id}/hide", f"/c/{comment_id}/hide", {"reason": " "})
     assert response.status_code == 422
-    assert "reason is required" in response.get_data(as_text=True)
+    assert "Reason is required" in response.get_data(as_text=True)
 
     response = send(
         client, f"/c/{comment_id}/hide", f"/c/{comment_id}/hide", {"reason": "Off topic"}

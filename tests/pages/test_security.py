@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.pages.conftest import (
     THREAD_URL,
     csrf_of,
@@ -109,8 +111,8 @@ def test_sign_in_with_a_token_and_sign_out(client, flask_app):
 
 def test_a_bad_token_is_refused_and_not_echoed(client):
     for token, message in (
-        ("nope.secret", "the token is malformed"),
-        ("00000000-0000-0000-0000-000000000000.secret", "the token is not valid"),
+        ("nope.secret", "The token is malformed"),
+        ("00000000-0000-0000-0000-000000000000.secret", "The token is not valid"),
     ):
         response = send(client, "/signin", "/signin", {"how": "token", "token": token})
         assert response.status_code == 401
@@ -130,7 +132,7 @@ def test_a_stale_cookie_reads_as_signed_out_and_is_cleared(client):
 def test_display_name_errors_show_on_the_form(client):
     response = send(client, "/signin", "/signin", {"how": "name", "name": "   "})
     assert response.status_code == 422
-    assert "name is empty" in response.get_data(as_text=True)
+    assert "Name is empty" in response.get_data(as_text=True)
 
 
 def test_no_open_redirect_after_sign_in(client):
@@ -146,3 +148,25 @@ def test_pages_are_not_cached_by_shared_caches(client):
     response = client.get(THREAD_URL)
     assert "private" in response.headers["Cache-Control"]
     assert re.search(r"frame-ancestors 'none'", response.headers["Content-Security-Policy"])
+
+
+@pytest.mark.app_settings(write_rate_limit="3 per minute")
+def test_form_posts_share_the_write_rate_limit(client, flask_app):
+    sign_in(client, "Hasty")  # one write
+    thread_id = demo_thread_id(flask_app)
+    responses = [
+        send(client, THREAD_URL, f"/threads/{thread_id}/comments", {"text": f"n{i}"})
+        for i in range(3)
+    ]
+    assert [r.status_code for r in responses] == [302, 302, 429]
+    assert responses[2].mimetype == "text/html"
+    assert "Too many requests" in responses[2].get_data(as_text=True)
+    assert client.get(THREAD_URL).status_code == 200  # reading is not a write
+
+
+@pytest.mark.app_settings(open_registration=False)
+def test_closed_registration_offers_only_the_token(client):
+    html = page(client, "/signin")
+    assert "Pick a display name" not in html and "Sign in with your token" in html
+    response = send(client, "/signin", "/signin", {"how": "name", "name": "Intruder"})
+    assert response.status_code in (401, 403)

@@ -80,7 +80,7 @@ def test_empty_comment_is_refused_next_to_the_form(client, flask_app):
     response = post_top(client, flask_app, "   \n  ")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "text is empty after trimming whitespace" in html
+    assert "Text is empty after trimming whitespace" in html
     assert 'class="field__error"' in html and 'aria-invalid="true"' in html
     assert "#SaveLabour" in html  # the thread page, with the form at its foot
 
@@ -173,6 +173,6 @@ def test_locked_thread_refuses_posts_on_the_form(client, flask_app):
     )
     assert response.status_code == 409
     html = response.get_data(as_text=True)
-    assert "the thread is locked: no new comments or edits" in html
+    assert "The thread is locked: no new comments or edits" in html
     assert ">Too late</textarea>" in html  # kept in the form, not posted
     assert "This thread is locked" in page(client, THREAD_URL)

@@ -13,8 +13,21 @@ def engine() -> Engine:
 
 
 def wait_for_position(position: int | None) -> None:
-    """Block (bounded) until the projections include `position`; 503 when time runs out."""
-    if position and not runtime().wait_for(position):
+    """Block (bounded) until the projections include `position`; 503 when time runs out.
+
+    A position beyond the head of the log was never returned by a write: that is the
+    client's mistake (422), not worth waiting for."""
+    if not position or runtime().wait_for(position, timeout=0):
+        return
+    head = runtime().services.app.head_position()
+    if position > head:
+        raise ApiError(
+            422,
+            "validation_failed",
+            "some fields are not valid",
+            fields={"min_position": [f"beyond the last position of the log ({head})"]},
+        )
+    if not runtime().wait_for(position):
         raise ApiError(
             503,
             "not_yet_visible",

@@ -9,7 +9,7 @@ from domain.errors import DomainError, NotAuthenticated
 from web.auth import COOKIE_NAME
 from web.errors import DOMAIN_STATUS
 from web.pages import bp, forms
-from web.pages.common import safe_next, service, viewer, wrote
+from web.pages.common import safe_next, service, viewer, write_limits, wrote
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -55,7 +55,7 @@ def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:
             forms.Field(
                 "token",
                 "Access token",
-                "text",
+                "secret",
                 required=True,
                 help="The token you were given when you registered (for example by"
                 " `discuss register`).",
@@ -69,6 +69,7 @@ def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
+@write_limits
 def signin():
     next_url = safe_next(request.values.get("next"))
     by_name, by_token = _forms(next_url)

@@ -7,12 +7,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from flask import g, url_for
+from flask import current_app, g, url_for
 
 from domain.application import Discussions
 from domain.model import Author
 from projections import queries
 from projections.engine import Engine
+from web import limiter
+from web.api.common import address_key, author_key
 from web.auth import current_author
 from web.errors import ApiError
 from web.runtime import runtime
@@ -103,3 +105,20 @@ def safe_next(value: str | None, default: str = "/") -> str:
     if "\\" in value:
         return default
     return value
+
+
+def _write_limit() -> str:
+    return current_app.extensions["discuss_config"].write_rate_limit
+
+
+# Form posts share the JSON API's write budgets (per address and per author).
+writes = limiter.shared_limit(
+    _write_limit, scope="writes-per-address", key_func=address_key, methods=["POST"]
+)
+writes_per_author = limiter.shared_limit(
+    _write_limit, scope="writes-per-author", key_func=author_key, methods=["POST"]
+)
+
+
+def write_limits(view):
+    return writes(writes_per_author(view))

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 
 import psycopg
-from flask import Flask, g, render_template, request
+from flask import Flask, g, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -16,7 +16,7 @@ from domain.errors import DomainError
 from projections.engine import ProjectionFailed
 from projections.queries import NotInView
 from web.errors import DOMAIN_STATUS, ApiError, error_response
-from web.pages import API_PREFIX, bp
+from web.pages import API_PREFIX, bp, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,21 @@ TITLES = {
 
 
 def error_page(status: int, message: str, title: str | None = None):
+    from web.pages.common import is_moderator, viewer
+    from web.pages.forms import sentence
+
+    try:  # who is signed in, for the header; not worth a second failure
+        who, moderator = viewer(), is_moderator()
+    except Exception:
+        who, moderator = None, False
     body = render_template(
         "error.html",
         status=status,
         title=title or TITLES.get(status, "Error"),
-        message=message,
+        message=sentence(message),
         request_id=g.get("request_id") if status >= 500 else None,
+        viewer=who,
+        moderator=moderator,
     )
     return body, status
 
@@ -110,5 +119,6 @@ def register(app: Flask) -> None:
     def not_found(error: HTTPException):
         """An unknown address outside the API is a page for browsers; JSON otherwise."""
         if _wants_html():
-            return error_page(404, "There is no page at this address.")
+            body, status = error_page(404, "There is no page at this address.")
+            return security_headers(make_response(body, status))
         return error_response(404, "not_found", error.description or "")

@@ -20,7 +20,7 @@ from web.errors import DOMAIN_STATUS
 class Field:
     name: str
     label: str = ""
-    kind: str = "textarea"  # textarea | text | hidden
+    kind: str = "textarea"  # textarea | text | secret | hidden
     value: str = ""
     required: bool = False
     help: str = ""
@@ -51,11 +51,17 @@ class Form:
     def fail(self, error: DomainError) -> int:
         """Put a domain error next to its field (or on the form); the HTTP status."""
         target = self.get(error.field) if error.field else None
+        message = sentence(error.message)
         if target is not None and target.kind != "hidden":
-            target.error = error.message
+            target.error = message
         else:
-            self.error = error.message
+            self.error = message
         return DOMAIN_STATUS.get(error.kind, 409)
+
+
+def sentence(message: str) -> str:
+    """Domain messages start in lower case (for logs and JSON); a page starts a sentence."""
+    return message[:1].upper() + message[1:]
 
 
 def text(value: str = "", label: str = "Your comment", rows: int = 6) -> Field:

@@ -18,6 +18,7 @@ from web.pages.common import (
     service,
     thread_url,
     viewer,
+    write_limits,
     wrote,
 )
 from web.pages.errors import error_page
@@ -38,6 +39,7 @@ def _moderator_or_refusal():
 
 
 @bp.route("/c/<uuid:comment_id>/hide", methods=["GET", "POST"])
+@write_limits
 def hide(comment_id: UUID):
     author, refusal = _moderator_or_refusal()
     if refusal is not None:
@@ -70,6 +72,7 @@ def hide(comment_id: UUID):
 
 
 @bp.route("/c/<uuid:comment_id>/restore", methods=["GET", "POST"])
+@write_limits
 def restore(comment_id: UUID):
     author, refusal = _moderator_or_refusal()
     if refusal is not None:
@@ -142,11 +145,13 @@ def _lock_or_unlock(thread_id: UUID, locking: bool):
 
 
 @bp.route("/threads/<uuid:thread_id>/lock", methods=["GET", "POST"])
+@write_limits
 def lock(thread_id: UUID):
     return _lock_or_unlock(thread_id, True)
 
 
 @bp.route("/threads/<uuid:thread_id>/unlock", methods=["GET", "POST"])
+@write_limits
 def unlock(thread_id: UUID):
     return _lock_or_unlock(thread_id, False)
 

@@ -22,6 +22,7 @@ from web.pages.common import (
     service,
     thread_url,
     viewer,
+    write_limits,
     wrote,
 )
 from web.pages.locate import place, url_of
@@ -79,6 +80,7 @@ def action_page(
 
 
 @bp.post("/threads/<uuid:thread_id>/comments")
+@write_limits
 def post_comment(thread_id: UUID):
     from web.pages.threads import new_comment_form, render_thread
 
@@ -116,6 +118,7 @@ def reply_form(comment: dict, thread: dict) -> forms.Form:
 
 
 @bp.route("/c/<uuid:comment_id>/reply", methods=["GET", "POST"])
+@write_limits
 def reply(comment_id: UUID):
     author = viewer()
     if author is None:
@@ -167,15 +170,15 @@ def _may_change(comment: dict, author) -> bool:
 
 
 @bp.route("/c/<uuid:comment_id>/edit", methods=["GET", "POST"])
+@write_limits
 def edit(comment_id: UUID):
     author = viewer()
     if author is None:
         return sign_in_first()
     comment, thread, number = comment_and_thread(str(comment_id))
     if comment["state"] == "retracted":
-        raise_conflict = "This comment has been retracted; it cannot be edited."
         form = edit_form(comment, "", comment["version"])
-        form.error = raise_conflict
+        form.error = "This comment has been retracted: it cannot be edited."
         return action_page(f"Edit comment {number}", form, comment, thread, number, status=409)
     if not _may_change(comment, author):
         from web.pages.errors import error_page
@@ -226,6 +229,7 @@ def retract_form(comment: dict) -> forms.Form:
 
 
 @bp.route("/c/<uuid:comment_id>/retract", methods=["GET", "POST"])
+@write_limits
 def retract(comment_id: UUID):
     author = viewer()
     if author is None:

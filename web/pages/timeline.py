@@ -10,7 +10,7 @@ from projections import queries
 from projections.engine import Engine
 from web.pages.locate import numbers
 
-MAX_POINTS = 5000  # change points listed on the page for the slider's labels
+MAX_POINTS = 2000  # the slider covers a thread's latest changes, up to this many
 
 WORDS = {
     "Thread.Opened": "the thread was opened",
@@ -33,7 +33,7 @@ def change_points(engine: Engine, thread_id: str, moderator: bool = False) -> li
     numbered = numbers(engine, thread_id)
     points: list[dict[str, Any]] = []
     cursor = None
-    while len(points) < MAX_POINTS:
+    while True:
         page = timeline(engine, thread_id, cursor=cursor, limit=1000, moderator=moderator)
         for entry in page["entries"]:
             kind = entry["kind"]
@@ -47,7 +47,7 @@ def change_points(engine: Engine, thread_id: str, moderator: bool = False) -> li
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    return points
+    return points[-MAX_POINTS:]
 
 
 def thread_as_of(engine: Engine, thread_id: str, req: queries.PageRequest, position: int):

@@ -71,6 +71,7 @@ def import_file(
             if on_thread is not None:
                 on_thread(summary)
     except ImportFormatError as error:
+        writer.finish()  # the complete threads before the bad record
         if summary.changed:
             record(
                 counts=summary.counts(),
@@ -78,6 +79,7 @@ def import_file(
                 error=str(error),
             )
         raise
+    writer.finish()
     if summary.changed:
         summary.position = record(
             counts=summary.counts(), orphans=summary.orphans[:MAX_ORPHANS_RECORDED], error=None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+SHOWN_ORPHANS = 20  # ids listed in the printed summary (the run's record keeps up to 1000)
 VISIBLE = "visible"
 HIDDEN = "hidden"
 RETRACTED = "retracted"
@@ -104,8 +105,10 @@ class ImportSummary:
         ]
         if self.notes:
             out.append("notes: " + _join(self.notes))
-        orphans = ", ".join(self.orphans) if self.orphans else "none"
-        out.append(f"orphans (thread missing): {len(self.orphans)}: {orphans}")
+        shown = ", ".join(self.orphans[:SHOWN_ORPHANS]) or "none"
+        if len(self.orphans) > SHOWN_ORPHANS:
+            shown += f" and {len(self.orphans) - SHOWN_ORPHANS} more"
+        out.append(f"orphans (thread missing): {len(self.orphans)}: {shown}")
         return out
 
 

@@ -21,7 +21,10 @@ Per thread, in this order:
    limit is cut, ending with "[…]" (counted as "truncated"); a retracted comment's
    text is a placeholder.
 
-Then `ThreadImporter` saves the thread, its new authors and comments at once.
+Then `ThreadImporter` saves the thread, its new authors and comments in one
+write; small threads may share a write (whole threads, up to BATCH_EVENTS
+events), so call `finish()` at the end, and before reporting an error, to save
+the complete threads still queued.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.application import Discussions
 from domain.imports import ImportedComment, ImportedThread, ImportRejected, ThreadImporter
-from domain.model import Thread
 from domain.rules import NAME_MAX_LENGTH, TITLE_MAX_LENGTH
 from workers.importing.html_text import plain_line
 from workers.importing.specs import (
@@ -46,6 +48,7 @@ from workers.importing.specs import (
 )
 
 ANONYMOUS = "Anonymous"
+BATCH_EVENTS = 1000  # like the store's own batched writes
 RETRACTED_TEXT = "[deleted in the source before the import]"
 CUT_MARK = " […]"
 
@@ -66,8 +69,9 @@ class ThreadWriter:
         path: str | Path,
         *,
         now: datetime | None = None,
+        batch_events: int = BATCH_EVENTS,
     ):
-        self.importer = ThreadImporter(app)
+        self.importer = ThreadImporter(app, batch_events=batch_events)
         self.summary = summary
         self.path = path
         self.format = summary.source_format
@@ -76,29 +80,37 @@ class ThreadWriter:
         self._authors: dict[str, tuple[str, UUID]] = {}  # source name -> (name, id)
 
     def write(self, spec: ThreadSpec) -> None:
+        """Resolve a thread and queue it (saved now or with the next ones)."""
         thread, lines = self.resolve(spec)
         if not thread.comments:
             self.summary.notes["threads with nothing to import"] += 1
             return
         try:
-            result = self.importer.import_thread(thread)
+            self._tally(self.importer.queue(thread))
         except ImportRejected as error:
             line = lines.get(error.comment_id, spec.line) if error.comment_id else spec.line
             raise ImportFormatError(self.path, line, error.message) from None
+
+    def finish(self) -> None:
+        """Save the threads still queued."""
+        self._tally(self.importer.flush())
+
+    def _tally(self, outcomes) -> None:
         s = self.summary
-        if result.thread_created:
-            s.threads_created += 1
-        elif result.comments_created:
-            s.threads_extended += 1
-        else:
-            s.threads_unchanged += 1
-        s.comments += result.comments_created
-        s.present += result.comments_present
-        s.hidden += result.hidden
-        s.retracted += result.retracted
-        s.authors += result.authors_created
-        if result.position is not None:
-            s.position = result.position
+        for result in outcomes:
+            if result.thread_created:
+                s.threads_created += 1
+            elif result.comments_created:
+                s.threads_extended += 1
+            else:
+                s.threads_unchanged += 1
+            s.comments += result.comments_created
+            s.present += result.comments_present
+            s.hidden += result.hidden
+            s.retracted += result.retracted
+            s.authors += result.authors_created
+            if result.position is not None:
+                s.position = result.position
 
     # ---- spec -> domain values ---------------------------------------------------
 
@@ -228,7 +240,3 @@ class ThreadWriter:
             retracted=retracted,
             retracted_reason=comment.reason if retracted else None,
         )
-
-
-def thread_id(key: str) -> UUID:
-    return Thread.id_for_key(key.strip())

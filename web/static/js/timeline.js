@@ -31,11 +31,9 @@
     if (!point) return;
     var time = document.createElement("time");
     time.setAttribute("datetime", point.getAttribute("data-at"));
-    time.setAttribute("data-relative", "");
     time.textContent = point.getAttribute("data-readable");
     var words = " — " + point.textContent + (index === last ? " (now)" : "");
     label.replaceChildren(time, document.createTextNode(words));
-    if (window.Discuss && window.Discuss.refreshTimes) window.Discuss.refreshTimes(label);
   }
 
   function swap(page, selector) {
