@@ -5,7 +5,8 @@ domain's half: it takes a thread that is already source-neutral (stable ids, pla
 text, UTC dates, who wrote what, what state each comment ends in), builds the
 aggregates with the model's factory methods and explicit timestamps, and saves
 them in ONE `app.save(...)`. A thread is therefore either imported completely or
-not at all.
+not at all. (Small threads may share a save -- see `ThreadImporter.queue` -- but a
+thread is never split across saves.)
 
 Idempotency comes from the ids: the caller derives thread, comment and author ids
 from the source, so importing the same thread again finds everything present and

@@ -25,7 +25,7 @@ SEED_FILE = Path(__file__).resolve().parents[1] / "workers" / "data" / "seed-thr
 
 
 def _admin_connect() -> psycopg.Connection:
-    return psycopg.connect(PG_ADMIN_URL.replace("postgresql://", "postgresql://", 1), autocommit=True)
+    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
 
 
 @pytest.fixture

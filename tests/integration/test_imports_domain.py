@@ -166,6 +166,47 @@ def test_a_concurrent_import_of_the_same_thread_makes_the_save_fail_whole_then_r
     assert kinds.count("Comment.Posted") == 2 and kinds.count("Thread.Opened") == 1
 
 
+def test_queued_threads_are_saved_together_once_enough_events_wait(sqlite_app: Discussions):
+    importer = ThreadImporter(sqlite_app, batch_events=10)
+    first, second = "https://site.example/1/", "https://site.example/2/"
+    third = "https://site.example/3/"
+    assert importer.queue(thread(item(1), key=first)) == []  # Author, Thread, Comment: 3
+    assert importer.queue(thread(item(2), key=second)) == []  # Ann is queued already: 5
+    assert sqlite_app.recorder.max_notification_id() is None  # nothing saved yet
+
+    saved = importer.queue(thread(item(3), item(4, parent=3), item(5), item(6), key=third))
+
+    assert [o.thread_id for o in saved] == [Thread.id_for_key(k) for k in (first, second, third)]
+    assert [o.position for o in saved] == [3, 5, 10]
+    assert [o.authors_created for o in saved] == [1, 0, 0]
+    assert sqlite_app.recorder.max_notification_id() == 10
+    assert importer.flush() == []
+
+
+def test_a_batch_that_clashes_is_saved_again_one_thread_at_a_time(
+    sqlite_app: Discussions, sqlite_database: Database
+):
+    first, second = "https://site.example/1/", "https://site.example/2/"
+    importer = ThreadImporter(sqlite_app, batch_events=1000)
+    importer.queue(thread(item(1), key=first))
+    importer.queue(thread(item(2), key=second))
+    rival_app = open_application(sqlite_database)
+    ThreadImporter(rival_app).import_thread(thread(item(2), key=second))  # saved meanwhile
+    rival_app.close()
+
+    one, two = importer.flush()  # the batch clashes with the rival's write: nothing of it
+    assert (one.thread_created, one.comments_created, one.authors_created) == (True, 1, 0)
+    assert (two.thread_created, two.comments_created, two.comments_present) == (False, 0, 1)
+    kinds = [
+        type(sqlite_app.mapper.to_domain_event(n)).__qualname__
+        for n in sqlite_app.recorder.select_notifications(start=1, limit=100)
+    ]
+    assert kinds == [
+        "Author.Registered", "Thread.Opened", "Comment.Posted",  # the rival's
+        "Thread.Opened", "Comment.Posted",  # ours, alone
+    ]  # fmt: skip
+
+
 def test_an_import_run_records_who_what_which_file_and_the_counts(sqlite_app: Discussions):
     position = record_import(
         sqlite_app, source_format="wxr", file_name="/data/export.xml", file_sha256="ab" * 32,

@@ -254,6 +254,37 @@ def test_include_pings_brings_pingbacks_with_their_names_unescaped(sqlite_app):
     assert long_name.endswith("…")
 
 
+def test_small_threads_share_a_write_and_no_thread_is_split(sqlite_app):
+    """Each save holds whole threads; the a11y export's five small threads (and their
+    authors, some in several threads) go in one write, then the run's record."""
+    saves: list[list[str]] = []
+    save = sqlite_app.save
+
+    def counting_save(*aggregates):
+        saves.append([type(a).__name__ for a in aggregates])
+        return save(*aggregates)
+
+    sqlite_app.save = counting_save
+    summary = import_file(sqlite_app, A11Y, "wxr")
+
+    assert summary.threads_created == 5
+    assert len(saves) == 2, "one write for the threads, one for the run's record"
+    threads, record = saves
+    assert threads.count("Thread") == 5 and threads.count("Comment") == 25
+    assert threads.count("Author") == 8  # each author once, though several post in 2 threads
+    assert record == ["ImportRun"]
+
+
+def test_the_same_page_twice_in_a_file_is_one_thread(sqlite_app, tmp_path):
+    key = "https://site.example/a/"
+    path = wxr_file(tmp_path, [(key, "A", [c(1)]), (key, "A again", [c(2)])])
+    summary = import_file(sqlite_app, path, "wxr")
+
+    assert (summary.threads_created, summary.threads_extended, summary.comments) == (1, 1, 2)
+    assert app_title(sqlite_app, key) == "A"
+    assert comment(sqlite_app, key, "2").thread_id == comment(sqlite_app, key, "1").thread_id
+
+
 # ---- states and edge cases, on a file made for them -----------------------------------
 
 

@@ -52,6 +52,7 @@ KINDS = [
     "restore",
     "lock",
     "unlock",
+    "unlock",
     "retitle",
     "open",
 ]
@@ -96,6 +97,8 @@ def run(app, ops) -> list[str]:
                 app.restore_comment(mo, recent(a)[0])
             elif kind == "lock":
                 app.lock_thread(mo, thread, "locked")
+                if not flag:  # locked for one event only: posts stay possible
+                    app.unlock_thread(mo, thread)
             elif kind == "unlock":
                 app.unlock_thread(mo, thread)
             elif kind == "retitle":

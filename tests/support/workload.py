@@ -9,6 +9,7 @@ only ever refer to comments saved earlier in the log, so the log is valid as rec
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -39,15 +40,19 @@ def generate(
     replies: float = 0.25,
     batch: int = 500,
     seed: int = 7,
+    window: int = 200,
+    record: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> Workload:
     """Record about `events` events: the given shares of top-level posts and replies, the
-    rest edits (after the authors and threads, which count too). Returns the Workload."""
+    rest edits (after the authors and threads, which count too). Replies and edits pick
+    among each thread's `window` latest comments (memory stays bounded for millions of
+    events). With `record`, the Workload lists every comment id by thread."""
     rng = random.Random(seed)
     work = Workload()
     pending: list = []
-    saved: dict[UUID, Comment] = {}  # comments already in the log, by id
-    live: dict[UUID, list[Comment]] = {}  # thread -> its saved comments
+    fresh: set[UUID] = set()  # comments posted in the batch being built
+    live: dict[UUID, deque[Comment]] = {}  # thread -> its latest saved comments
 
     def flush() -> None:
         if not pending:
@@ -56,10 +61,10 @@ def generate(
         work.head = max(r.notification.id for r in recordings)
         work.events += len(recordings)
         for aggregate in pending:
-            if isinstance(aggregate, Comment) and aggregate.id not in saved:
-                saved[aggregate.id] = aggregate
-                live.setdefault(aggregate.thread_id, []).append(aggregate)
+            if isinstance(aggregate, Comment) and aggregate.id in fresh:
+                live.setdefault(aggregate.thread_id, deque(maxlen=window)).append(aggregate)
         pending.clear()
+        fresh.clear()
         if progress:
             progress(work.events)
 
@@ -91,6 +96,7 @@ def generate(
                 author_id=actor.id,
                 text=f"post {count} " + "words " * rng.randint(3, 30),
             )
+            fresh.add(comment.id)
         elif dice < posts + replies:
             parent = rng.choice(known)
             comment = Comment.post(
@@ -99,12 +105,13 @@ def generate(
                 author_id=actor.id,
                 text=f"reply {count} to {parent.id}",
             )
+            fresh.add(comment.id)
         else:
             comment = rng.choice(known)
             if comment.id in in_batch:  # one aggregate appears once per save()
                 continue
             comment.edit(f"edit {count} " + "more " * rng.randint(1, 20), OPERATOR)
-        if comment.id not in saved:
+        if record and comment.id in fresh:
             work.comments[thread_id].append(comment.id)
         in_batch.add(comment.id)
         pending.append(comment)

@@ -1,0 +1,252 @@
+"""Catch-up throughput of the projection engine, beside a raw-driver baseline.
+
+Run by hand (never by the tests):
+
+    .venv/bin/python bench/bench_catch_up.py                       # 100,000 events, both
+    .venv/bin/python bench/bench_catch_up.py --events 20000 --backends sqlite --profile threads
+    .venv/bin/python bench/bench_catch_up.py --rebuild-1m          # + 1,000,000 on PostgreSQL
+
+Per backend: a fresh store (a temporary SQLite file; a PostgreSQL database created and
+dropped here), a log of N events in ~200 threads (~60% posts, 25% replies, 15% edits,
+after the authors and threads), written fast by saving many aggregates per save().
+Then, in interleaved rounds:
+
+- baseline: the raw driver reading the same notifications (`select_notifications`,
+  pages of --page-size) and writing one simple INSERT per event, one transaction per
+  page, through the same view-store connection;
+- each projection: `Engine.catch_up(name)` from position 0 into a fresh generation of
+  its tables (same pages, one transaction per page, everything the engine does:
+  decoding, the lock, the position re-check, the handlers, the tracking row).
+
+Prints events/s (median of the rounds), the ratio to the baseline (target >= 50%), the
+client CPU per event, and nproc. `--rebuild-1m` then writes 1,000,000 events to a new
+PostgreSQL database and times `rebuild` (projections/rebuild.py) of the thread view
+into a fresh generation with its switch (target: under 5 minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+from domain.settings import Database  # noqa: E402
+from projections.rebuild import drop_generation, plan, rebuild  # noqa: E402
+from projections.registry import build_engine  # noqa: E402
+from projections.setup import initialise, open_application  # noqa: E402
+from tests.support.workload import generate  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+MINE = ("threads", "revisions", "authors")
+
+
+def nproc() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+@contextmanager
+def fresh_database(backend: str):
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-catch-up-") as directory:
+            database = Database.from_url(f"sqlite:///{directory}/discuss.db")
+            initialise(database)
+            yield database
+        return
+    name = f"bench_catch_up_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+        initialise(database)
+        yield database
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def write_log(app, events: int, batch: int) -> float:
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int) -> None:
+        if time.perf_counter() - last[0] > 10:
+            last[0] = time.perf_counter()
+            print(f"    ... {done:,} events written", flush=True)
+
+    generate(app, events, threads=200, authors=50, batch=batch, record=False, progress=progress)
+    return time.perf_counter() - started
+
+
+def baseline(engine, table: str, page_size: int) -> tuple[int, float, float]:
+    """The raw driver: read the notifications page by page, one INSERT per event."""
+    store, recorder = engine.store, engine.app.recorder
+    with store.transaction() as sql:
+        sql.execute(
+            f"CREATE TABLE {table} (position BIGINT PRIMARY KEY, originator_id TEXT,"
+            " originator_version INTEGER, topic TEXT)"
+        )
+    started, cpu = time.perf_counter(), time.process_time()
+    position = count = 0
+    while True:
+        page = recorder.select_notifications(start=position + 1, limit=page_size)
+        if not page:
+            break
+        with store.transaction() as sql:
+            for n in page:
+                sql.execute(
+                    f"INSERT INTO {table} (position, originator_id, originator_version, topic)"
+                    " VALUES (?, ?, ?, ?)",
+                    (n.id, str(n.originator_id), n.originator_version, n.topic),
+                )
+        position = page[-1].id
+        count += len(page)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with store.transaction() as sql:
+        sql.execute(f"DROP TABLE {table}")
+    return count, elapsed, cpu
+
+
+def projection_round(engine, name: str, page_size: int, profile: bool) -> tuple[int, float, float]:
+    generation = plan(engine, name).generation  # fresh, empty tables
+    profiler = cProfile.Profile() if profile else None
+    started, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    count = engine.catch_up(name, generation=generation, page_size=page_size)
+    if profiler:
+        profiler.disable()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    drop_generation(engine, name, generation)
+    if profiler:
+        print(f"\n--- cProfile of {name} (internal time) ---")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+    return count, elapsed, cpu
+
+
+def run_backend(backend: str, args) -> None:
+    print(f"\n== {backend}: {args.events:,} events, pages of {args.page_size}")
+    with fresh_database(backend) as database:
+        app = open_application(database)
+        engine = build_engine(app, database)
+        try:
+            took = write_log(app, args.events, 1000)
+            events = app.head_position()
+            print(f"  log written: {events:,} events in {took:.1f}s ({events / took:,.0f} ev/s)")
+            names = [n for n in (args.projections or MINE) if n in engine.projections]
+            rates: dict[str, list[float]] = {"baseline": [], **{n: [] for n in names}}
+            cpus: dict[str, list[float]] = {k: [] for k in rates}
+            for round_no in range(args.rounds):
+                count, elapsed, cpu = baseline(engine, f"bench_baseline_{round_no}", args.page_size)
+                rates["baseline"].append(count / elapsed)
+                cpus["baseline"].append(cpu / count)
+                for name in names:
+                    profile = args.profile == name and round_no == 0
+                    count, elapsed, cpu = projection_round(engine, name, args.page_size, profile)
+                    rates[name].append(count / elapsed)
+                    cpus[name].append(cpu / count)
+                print(
+                    f"  round {round_no + 1}: "
+                    + ", ".join(f"{k} {statistics.median(v[-1:]):,.0f}" for k, v in rates.items())
+                    + " ev/s",
+                    flush=True,
+                )
+            base = statistics.median(rates["baseline"])
+            print(f"\n  {'':<22}{'events/s':>10}{'ratio':>8}{'client CPU/event':>19}")
+            print(
+                f"  {'baseline (raw driver)':<22}{base:>10,.0f}{'':>8}"
+                f"{statistics.median(cpus['baseline']) * 1e6:>16.0f} us"
+            )
+            all_time = 0.0
+            for name in names:
+                rate = statistics.median(rates[name])
+                all_time += 1 / rate
+                verdict = "met" if rate >= 0.5 * base else "NOT met"
+                print(
+                    f"  {name:<22}{rate:>10,.0f}{rate / base:>7.0%} "
+                    f"{statistics.median(cpus[name]) * 1e6:>15.0f} us   target >= 50%: {verdict}"
+                )
+            together = 1 / all_time
+            print(
+                f"  {'all ' + str(len(names)) + ' together':<22}{together:>10,.0f}"
+                f"{together / base:>7.0%}   (one worker applying each event to every one)"
+            )
+        finally:
+            engine.store.close()
+            app.close()
+
+
+def rebuild_million(args) -> None:
+    events = 1_000_000
+    print(f"\n== postgres: rebuild of the thread view over {events:,} events")
+    with fresh_database("postgres") as database:
+        app = open_application(database)
+        engine = build_engine(app, database)
+        try:
+            took = write_log(app, events, 5000)
+            head = app.head_position()
+            print(f"  log written: {head:,} events in {took:.0f}s ({head / took:,.0f} ev/s)")
+            for name in args.rebuild_projections:
+                last = [time.perf_counter()]
+
+                def progress(
+                    position: int, count: int, name: str = name, last: list = last
+                ) -> None:
+                    if time.perf_counter() - last[0] > 30:
+                        last[0] = time.perf_counter()
+                        print(f"    ... {name} at {position:,}", flush=True)
+
+                done = rebuild(engine, name, on_page=progress, grace=0)
+                verdict = "met" if done.seconds < 300 else "NOT met"
+                print(
+                    f"  rebuild {name}: {done.applied:,} events in {done.seconds:.0f}s"
+                    f" ({done.applied / done.seconds:,.0f} ev/s), generation"
+                    f" {done.old_generation} -> {done.generation}; target < 5 min: {verdict}",
+                    flush=True,
+                )
+        finally:
+            engine.store.close()
+            app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--projections", type=lambda s: s.split(","), default=None)
+    parser.add_argument("--profile", help="cProfile this projection's first round")
+    parser.add_argument("--rebuild-1m", action="store_true")
+    parser.add_argument("--rebuild-projections", type=lambda s: s.split(","), default=["threads"])
+    parser.add_argument("--skip-catch-up", action="store_true")
+    args = parser.parse_args()
+    from importlib.metadata import version
+
+    print(f"nproc: {nproc()}  (load average {os.getloadavg()[0]:.1f} at start)")
+    print(
+        f"python {sys.version.split()[0]}, eventsourcing {version('eventsourcing')},"
+        f" psycopg {version('psycopg')}"
+    )
+    if not args.skip_catch_up:
+        for backend in args.backends.split(","):
+            run_backend(backend, args)
+    if args.rebuild_1m:
+        rebuild_million(args)
+
+
+if __name__ == "__main__":
+    main()
