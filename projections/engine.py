@@ -22,6 +22,8 @@ located by applying the page again one event at a time.
 
 from __future__ import annotations
 
+import bisect
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -122,7 +124,6 @@ class Projection:
     # originator id and version, topic, state bytes) instead of the decoded domain event,
     # for read models over the records themselves (the hash chain).
     wants_notifications: ClassVar[bool] = False
-    wants_notifications: ClassVar[bool] = False
     _handlers: ClassVar[dict[type, Callable]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -210,6 +211,52 @@ def now_iso() -> str:
     return iso(datetime.now(UTC))
 
 
+_Item = tuple[Any, Any, str | None]  # (notification, decoded event, or why not)
+
+
+class RecentLog:
+    """The latest stretch of the log that was read, decoded: the notifications with
+    positions in (low, high] are exactly `items`. That never changes once read,
+    because positions are committed in order (SQLite has one writer; the library
+    locks the PostgreSQL table for inserts), so a stretch can be served again."""
+
+    def __init__(self, size: int = 5000):
+        self.size = size
+        self.lock = threading.Lock()
+        self.low = self.high = -1
+        self.items: list[_Item] = []
+
+    def after(self, position: int) -> tuple[list[_Item], int] | None:
+        """The known items after `position` and the end of the stretch; None if
+        `position` is not in the stretch."""
+        with self.lock:
+            if not self.low <= position <= self.high:
+                return None
+            index = bisect.bisect_right(self.items, position, key=lambda item: item[0].id)
+            return self.items[index:], self.high
+
+    def replace(self, after: int, items: list[_Item]) -> None:
+        with self.lock:
+            self.low, self.high, self.items = after, items[-1][0].id, list(items)
+            self._trim()
+
+    def extend(self, high: int, items: list[_Item]) -> None:
+        if not items:
+            return
+        with self.lock:
+            if high != self.high:  # replaced meanwhile
+                return
+            self.items.extend(items)
+            self.high = items[-1][0].id
+            self._trim()
+
+    def _trim(self) -> None:
+        extra = len(self.items) - self.size
+        if extra > 0:
+            self.low = self.items[extra - 1][0].id
+            del self.items[:extra]
+
+
 class Engine:
     """Drives projections over one application's log into one view store."""
 
@@ -218,6 +265,7 @@ class Engine:
         self.store = store
         self.projections = {p.name: p for p in projections}
         self._decoder: EventDecoder | None = None
+        self._recent = RecentLog()
 
     @property
     def decoder(self) -> EventDecoder:
@@ -334,12 +382,10 @@ class Engine:
                 start = self._position(reader, name, generation)
             if stop is not None and start >= stop:
                 break
-            notifications = self.app.recorder.select_notifications(
-                start=start + 1, limit=page_size, stop=stop
-            )
-            if not notifications:
+            items, exhausted = self._read(start, page_size, stop)
+            if not items:
                 break
-            done = self._apply_page(projection, generation, notifications)
+            done = self._apply_page(projection, generation, items)
             if done is None:  # the generation was dropped meanwhile
                 if pinned is not None:
                     break
@@ -347,11 +393,53 @@ class Engine:
             applied += done
             pages += 1
             if on_page:
-                on_page(notifications[-1].id, len(notifications))
+                on_page(items[-1][0].id, len(items))
+            if exhausted:
+                # The page reached the end of the log as it was read: done. (A write
+                # after it enqueues or nudges another catch-up.)
+                break
         return applied
 
     def catch_up_all(self) -> int:
         return sum(self.catch_up(name) for name in self.projections)
+
+    # ---- reading and decoding the log -------------------------------------------
+
+    def _read(self, after: int, limit: int, stop: int | None) -> tuple[list[_Item], bool]:
+        """Up to `limit` decoded notifications after position `after` (up to `stop`),
+        and whether they reach the end of the log as read. The latest stretch of the
+        log is kept decoded: a worker's projections all read the same new events."""
+        known = self._recent.after(after)
+        if known is not None:
+            items, high = known
+            if stop is not None:
+                items = [item for item in items if item[0].id <= stop]
+            if len(items) >= limit:
+                return items[:limit], False
+            if stop is not None and high >= stop:
+                return items, True
+            wanted = limit - len(items)
+            fetched = self.app.recorder.select_notifications(
+                start=high + 1, limit=wanted, stop=stop
+            )
+            more = self._decode_all(fetched)
+            self._recent.extend(high, more)
+            return items + more, len(fetched) < wanted
+        fetched = self.app.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
+        items = self._decode_all(fetched)
+        if items:
+            self._recent.replace(after, items)
+        return items, len(fetched) < limit
+
+    def _decode_all(self, notifications: Sequence[Any]) -> list[_Item]:
+        decode = self.decoder.decode
+        items = []
+        for notification in notifications:
+            try:
+                items.append((notification, decode(notification), None))
+            except Exception as error:
+                items.append((notification, None, _reason(error)))
+        return items
 
     def prepare(
         self, projection: Projection, notifications: Sequence[Any]
@@ -361,29 +449,28 @@ class Engine:
         `wants_notifications` gets the stored records themselves."""
         if getattr(projection, "wants_notifications", False):
             return [(n.id, n) for n in notifications], None
-        return self._decode(notifications)
+        return self._events(projection, self._decode_all(notifications))
 
-    def _decode(self, notifications: Sequence[Any]) -> tuple[list[tuple[int, Any]], tuple | None]:
-        """Decode a page; stop at the first event that cannot be decoded."""
-        decode = self.decoder.decode
+    @staticmethod
+    def _events(
+        projection: Projection, items: Sequence[_Item]
+    ) -> tuple[list[tuple[int, Any]], tuple[int, str] | None]:
+        if getattr(projection, "wants_notifications", False):
+            return [(n.id, n) for n, _, _ in items], None
         events = []
-        for notification in notifications:
-            try:
-                events.append((notification.id, decode(notification)))
-            except Exception as error:
-                return events, (notification.id, _reason(error))
+        for notification, event, error in items:
+            if error is not None:
+                return events, (notification.id, error)
+            events.append((notification.id, event))
         return events, None
 
     def _apply_page(
-        self, projection: Projection, generation: int, notifications: Sequence[Any]
+        self, projection: Projection, generation: int, items: Sequence[_Item]
     ) -> int | None:
         """Apply one page in one transaction. Returns how many events were applied
         (0 if another worker had applied them), None if the generation is gone."""
         name = projection.name
-        if projection.wants_notifications:
-            events, bad = [(n.id, n) for n in notifications], None
-        else:
-            events, bad = self.prepare(projection, notifications)  # outside the lock: CPU only
+        events, bad = self._events(projection, items)
         try:
             try:
                 applied = self.apply_events(projection, generation, events)

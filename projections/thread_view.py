@@ -124,9 +124,10 @@ class ThreadView(BatchProjection):
                 [tuple(row[c] for c in THREAD_COLUMNS) for row in page.new_threads.values()],
             )
         if page.new_comments:
-            sql.executemany(
-                f"INSERT INTO {t.comments} ({', '.join(COMMENT_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(COMMENT_COLUMNS))})",
+            insert_rows(
+                sql,
+                t.comments,
+                COMMENT_COLUMNS,
                 [tuple(row[c] for c in COMMENT_COLUMNS) for row in page.new_comments.values()],
             )
         if page.changed:
@@ -351,6 +352,21 @@ THREAD_COLUMNS = (
     "comment_count", "visible_count", "top_level_count", "last_activity_at", "last_position",
     "created_position",
 )  # fmt: skip
+
+
+def insert_rows(sql: Sql, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Many INSERTs: PostgreSQL's COPY (one stream, no statement per row) when the
+    cursor is psycopg's, else executemany."""
+    cursor = getattr(sql, "_cursor", None)
+    if getattr(sql, "_postgres", False) and hasattr(cursor, "copy") and len(rows) > 8:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    sql.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        rows,
+    )
 
 
 def _select_in(sql: Sql, query: str, keys: set[str], chunk: int = 500) -> list[dict]:

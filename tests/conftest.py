@@ -52,7 +52,8 @@ def sqlite_database(tmp_path: Path) -> Database:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database(request) -> Database:
     """Parametrised: the same test runs on SQLite and on PostgreSQL."""
-    return request.getfixturevalue(f"{request.param}_database")
+    fixture = {"sqlite": "sqlite_database", "postgres": "pg_database"}[request.param]
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture

@@ -235,3 +235,14 @@ def test_cors_allows_only_configured_origins(app_factory, thread):
     )
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://site.example"
     assert "if-match" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_cors_preflights_do_not_count_against_the_limits(app_factory, member, thread):
+    client = app_factory(
+        cors_origins=("https://site.example",), write_rate_limit="2 per minute"
+    ).test_client()
+    url = f"{API}/threads/{thread['id']}/comments"
+    origin = {"Origin": "https://site.example", "Access-Control-Request-Method": "POST"}
+    for _ in range(2):
+        assert client.options(url, headers=origin).status_code == 200
+        assert client.post(url, json={"text": "x"}, headers=member.headers).status_code == 201

@@ -41,6 +41,7 @@ def test_reads_by_key_and_by_id_agree(client, thread):
     assert by_id.json == by_key.json
     assert_error(client.get(f"{API}/threads/by-key/no/such/key"), 404, "not_found")
     assert_error(client.get(f"{API}/threads/by-key/nul%00key"), 404)
+    assert_error(client.get(f"{API}/threads/by-key/caf%C3%A9%C2%A0menu"), 404)  # no such key
 
 
 def test_reads_carry_an_etag_that_changes_exactly_with_the_thread(client, thread, member):

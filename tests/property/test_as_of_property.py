@@ -74,7 +74,7 @@ def run(app, ops) -> list[str]:
     for n, (kind, a, b, flag) in enumerate(ops):
         thread = threads[a % len(threads)]
         try:
-            if kind == "post":
+            if kind == "post" or (kind == "reply" and not comments):
                 posted = app.post_comment(authors[b % 3], thread, f"post {n}")
                 comments.append((posted.comment_id, thread))
             elif kind == "reply" and comments:
@@ -140,7 +140,7 @@ def scratch_page(events, thread_id: str, req: PageRequest, position: int):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(ops=st.lists(operation, min_size=6, max_size=30))
+@given(ops=st.lists(operation, min_size=8, max_size=30))
 def test_as_of_equals_rebuilt_equals_live_at_every_position(ops):
     folder = Path(tempfile.mkdtemp(prefix="discuss-as-of-"))
     database = Database.from_url(f"sqlite:///{folder}/store.db")

@@ -151,9 +151,19 @@ def _compose(*decorators: Callable) -> Callable:
     return apply
 
 
+def _preflight() -> bool:
+    return request.method == "OPTIONS"  # a browser's CORS check, not a request of its own
+
+
 # Shared scopes: one budget across every write endpoint (and one across reads).
 write_limits = _compose(
-    limiter.shared_limit(_write_limit, scope="writes-per-address", key_func=address_key),
-    limiter.shared_limit(_write_limit, scope="writes-per-author", key_func=author_key),
+    limiter.shared_limit(
+        _write_limit, scope="writes-per-address", key_func=address_key, exempt_when=_preflight
+    ),
+    limiter.shared_limit(
+        _write_limit, scope="writes-per-author", key_func=author_key, exempt_when=_preflight
+    ),
 )
-read_limits = limiter.shared_limit(_read_limit, scope="reads-per-address", key_func=address_key)
+read_limits = limiter.shared_limit(
+    _read_limit, scope="reads-per-address", key_func=address_key, exempt_when=_preflight
+)

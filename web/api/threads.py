@@ -3,6 +3,8 @@ lock and unlock."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import orjson
 from flask import Blueprint, request, url_for
 
@@ -31,6 +33,7 @@ from web.schemas import (
     ThreadPage,
     ThreadQuery,
 )
+from web.schemas_history import ThreadAsOfPage, ThreadAsOfQuery
 
 bp = Blueprint("threads", __name__)
 
@@ -76,14 +79,21 @@ def thread_response(thread_id: str):
 
 _READ_THREAD = dict(
     tags=["threads"],
-    query=ThreadQuery,
+    query=ThreadAsOfQuery,
     auth="optional",
     cached=True,
     limited="read",
-    responses={200: (ThreadPage, "A page of top-level comments, each with its replies")},
+    responses={
+        200: (
+            ThreadAsOfPage,
+            "A page of top-level comments, each with its replies (with `as_of` when the"
+            " thread is read as it was)",
+        )
+    },
     description=(
         "Moderators (signed in) also see the text and author of hidden comments. Pages"
         " are keyset-paginated: pass `page.next_cursor` as `cursor` for the next one."
+        " With `as_of` (a moment) or `at` (a log position): the thread as it was then."
     ),
 )
 
@@ -99,7 +109,7 @@ def get_thread(thread_id):
 @read_limits
 @operation("Read a thread by its key (the host page's URL or slug)", **_READ_THREAD)
 def get_thread_by_key(key: str):
-    if not key.isprintable():
+    if any(unicodedata.category(char) == "Cc" for char in key):
         # Keys never hold control characters (the domain refuses them), and PostgreSQL
         # refuses NUL in a query: such a key cannot name a thread.
         raise queries.NotInView(f"no thread with key {key!r}")
