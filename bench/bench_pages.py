@@ -171,17 +171,19 @@ def profile_page(app, thread, n: int) -> None:
     for _ in range(n):
         client.get(url)
     prof.disable()
-    out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(35)
     site = str(ROOT / ".venv/lib/python3.11/site-packages") + "/"
-    lines = [
-        ln.replace(site, "").replace(str(ROOT) + "/", "") for ln in out.getvalue().splitlines()
-    ]
-    log(
-        "\n".join(
-            ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("Ordered", "List"))
+    for order, count in (("cumulative", 30), ("tottime", 15)):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(order).print_stats(count)
+        lines = [
+            ln.replace(site, "").replace(str(ROOT) + "/", "") for ln in out.getvalue().splitlines()
+        ]
+        log(f"  by {order}:")
+        log(
+            "\n".join(
+                ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("Ordered", "List"))
+            )
         )
-    )
 
 
 def main() -> int:
@@ -229,8 +231,9 @@ def main() -> int:
                     results[(name, which)] = measure(app, thread, count, f"{name} {which}")
                     part_rows[(name, which)] = parts(app, thread, max(3, count // 4))
                 if args.profile:
-                    log(f"\n--- cProfile: 5 renders of the first page of {n_large:,} on {name} ---")
-                    profile_page(app, prepared[name]["large"], 5)
+                    for which, key, count in (("200", "small", 10), (f"{n_large:,}", "large", 3)):
+                        log(f"\n--- cProfile: {count} renders of the page of {which} on {name} ---")
+                        profile_page(app, prepared[name][key], count)
 
     log("\n" + "=" * 80)
     log(f"RESULTS  nproc={nproc()}; server time in ms per request (in-process test client)")

@@ -14,6 +14,12 @@ from urllib.parse import unquote, urlparse
 DEFAULT_DATABASE_URL = "sqlite:///var/discuss.db"
 
 
+def connect_timeout() -> str:
+    """Seconds to wait for a PostgreSQL connection (DISCUSS_PG_CONNECT_TIMEOUT, default 5):
+    the library tries 10 times, so this bounds how long a stopped database blocks a caller."""
+    return os.environ.get("DISCUSS_PG_CONNECT_TIMEOUT") or "5"
+
+
 @dataclass(frozen=True)
 class Database:
     url: str
@@ -75,6 +81,7 @@ class Database:
                 POSTGRES_MAX_OVERFLOW="10",
                 POSTGRES_CONN_MAX_AGE="300",
                 POSTGRES_PRE_PING="y",
+                POSTGRES_CONNECT_TIMEOUT=connect_timeout(),
                 # Kept off on purpose: with it on, a reader following the log missed
                 # events committed out of order. The table lock keeps commit order.
                 POSTGRES_ENABLE_DB_FUNCTIONS="n",

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from domain.settings import Database
+from domain.settings import Database, connect_timeout
 
 
 def _sqlite_dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
@@ -76,6 +76,7 @@ class ViewStore:
                 user=database.user,
                 password=database.password or None,
                 dbname=database.dbname,
+                connect_timeout=connect_timeout(),
             )
         else:
             self.path = views_path(database)

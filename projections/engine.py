@@ -25,7 +25,8 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -235,12 +236,25 @@ class RecentLog:
             index = bisect.bisect_right(self.items, position, key=lambda item: item[0].id)
             return self.items[index:], self.high
 
+    @staticmethod
+    def _decoded(items: list[_Item]) -> list[_Item]:
+        """The items before the first that could not be decoded: a failure is not
+        kept (a deployment that knows the event may read it again)."""
+        for index, item in enumerate(items):
+            if item[2] is not None:
+                return items[:index]
+        return items
+
     def replace(self, after: int, items: list[_Item]) -> None:
+        items = self._decoded(items)
+        if not items:
+            return
         with self.lock:
             self.low, self.high, self.items = after, items[-1][0].id, list(items)
             self._trim()
 
     def extend(self, high: int, items: list[_Item]) -> None:
+        items = self._decoded(items)
         if not items:
             return
         with self.lock:
@@ -503,10 +517,9 @@ class Engine:
         position, in one transaction under the generation's lock (or in `sql`, an open
         transaction that holds it). Returns the number applied; None if no generation."""
         if sql is None:
-            lock = self.lock_name(projection.name, generation)
-            with self.store.transaction(lock=lock) as sql:
+            with self._page_transaction(projection.name, generation) as sql:
                 return self.apply_events(projection, generation, events, sql)
-        current = self._tracked(sql, projection.name, generation)
+        current = self._tracked_in_page(sql, projection.name, generation)
         if current is None:
             return None
         todo = [item for item in events if item[0] > current]
@@ -527,6 +540,27 @@ class Engine:
         self._advance(sql, projection.name, generation, todo[-1][0])
         return len(todo)
 
+    @contextmanager
+    def _page_transaction(self, name: str, generation: int) -> Iterator[Sql]:
+        """A page's transaction, under the generation's lock. On PostgreSQL its commit
+        does not wait for the WAL flush: if the server crashed right after, the rows
+        and the position written with them would be lost together, and applied again
+        by the next catch-up (the events themselves are committed durably)."""
+        with self.store.transaction(lock=self.lock_name(name, generation)) as sql:
+            yield sql
+
+    def _tracked_in_page(self, sql: Sql, name: str, generation: int) -> int | None:
+        """_tracked, first thing in a page's transaction (after its lock); on PostgreSQL
+        it also turns off the wait for the WAL flush at commit (see _page_transaction)."""
+        if not self.store.postgres:
+            return self._tracked(sql, name, generation)
+        row = sql.execute(
+            "SELECT set_config('synchronous_commit', 'off', true) AS sync, position"
+            " FROM projection_tracking WHERE name = ? AND generation = ?",
+            (name, generation),
+        ).one()
+        return None if row is None else int(row["position"])
+
     @staticmethod
     def _advance(sql: Sql, name: str, generation: int, position: int) -> None:
         sql.execute(
@@ -541,8 +575,8 @@ class Engine:
         """Like apply_events, one event per batch; raises _Located (after rolling back)
         with the first event that fails."""
         name = projection.name
-        with self.store.transaction(lock=self.lock_name(name, generation)) as sql:
-            current = self._tracked(sql, name, generation)
+        with self._page_transaction(name, generation) as sql:
+            current = self._tracked_in_page(sql, name, generation)
             if current is None:
                 return None
             tables = projection.tables(generation)

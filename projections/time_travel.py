@@ -18,8 +18,10 @@ Three parts:
 from __future__ import annotations
 
 import os
+import threading
 import zlib
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,12 +30,14 @@ import orjson
 from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment, Thread
 from projections import queries
 from projections.db import Sql
-from projections.engine import Engine, Projection, Tables, handles, iso
+from projections.engine import Engine, HandlerError, Projection, Tables, iso
 from projections.queries import NotInView, PageRequest
 from projections.thread_view import seq_key
 
 DEFAULT_CHECKPOINT_EVERY = 100
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 3
+# Threads whose latest state a projection keeps in memory between pages.
+STATE_CACHE_SIZE = 16
 
 
 class NotYetOpened(NotInView):
@@ -116,6 +120,8 @@ class ThreadState:
         self.events = 0  # events of the thread applied
         self.replayed = 0  # records applied since this state was loaded or created
         self._by_seq: dict[int, dict[str, Any]] = {}
+        # Direct replies of each comment (None: the top level), in posting order.
+        self.children: dict[str | None, list[dict[str, Any]]] = {}
 
     # -- applying
 
@@ -211,6 +217,7 @@ class ThreadState:
             "last_position": position,
         }
         self.comments[row["comment_id"]] = self._by_seq[position] = row
+        self.children.setdefault(parent_id, []).append(row)
         for seq in ancestors:
             ancestor = self._by_seq[seq]
             ancestor["descendant_count"] += 1
@@ -283,11 +290,15 @@ class ThreadState:
     # -- snapshots
 
     def to_bytes(self) -> bytes:
+        """The state as a checkpoint: JSON (rows without the thread id, which is stored
+        once), zlib-compressed."""
         data = {
             "format": SNAPSHOT_FORMAT,
             "thread_id": self.thread_id,
             "thread": self.thread,
-            "comments": self.comment_rows(),
+            "comments": [
+                {k: v for k, v in row.items() if k != "thread_id"} for row in self.comments.values()
+            ],
             "hidden": self.hidden_rows(),
             "position": self.position,
             "max_at": self.max_at,
@@ -301,9 +312,17 @@ class ThreadState:
         if data.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"unknown checkpoint format {data.get('format')!r}")
         state = cls(data["thread_id"])
+        thread_id = state.thread_id
         state.thread = data["thread"]
-        state.comments = {row["comment_id"]: row for row in data["comments"]}
-        state._by_seq = {row["seq"]: row for row in data["comments"]}
+        comments, by_seq, children = state.comments, state._by_seq, state.children
+        for row in data["comments"]:  # in posting order
+            row["thread_id"] = thread_id
+            comments[row["comment_id"]] = by_seq[row["seq"]] = row
+            parent_id = row["parent_id"]
+            if parent_id in children:
+                children[parent_id].append(row)
+            else:
+                children[parent_id] = [row]
         state.hidden = {row["comment_id"]: row for row in data["hidden"]}
         state.position, state.max_at = data["position"], data["max_at"]
         state.events = data["events"]
@@ -315,17 +334,6 @@ class MemoryRows:
 
     def __init__(self, state: ThreadState):
         self.state = state
-        self._children: dict[str | None, list[dict]] | None = None
-        self._by_root: dict[int, list[dict]] | None = None
-
-    def _index(self) -> None:
-        children: dict[str | None, list[dict]] = {}
-        by_root: dict[int, list[dict]] = {}
-        for row in self.state.comments.values():  # seq order
-            key = None if row["depth"] == 0 else row["parent_id"]
-            children.setdefault(key, []).append(row)
-            by_root.setdefault(row["root_seq"], []).append(row)
-        self._children, self._by_root = children, by_root
 
     def thread(self, thread_id: str) -> dict[str, Any]:
         if self.state.thread is None or thread_id != self.state.thread_id:
@@ -338,15 +346,10 @@ class MemoryRows:
     def hidden(self, ids: list[str]) -> dict[str, dict]:
         return {i: self.state.hidden[i] for i in ids if i in self.state.hidden}
 
-    def _candidates(self, parent_id: str | None) -> list[dict]:
-        if self._children is None:
-            self._index()
-        return self._children.get(parent_id, [])
-
     def page(
         self, thread_id: str, parent_id: str | None, req: PageRequest
     ) -> tuple[list[dict], bool]:
-        rows = self._candidates(parent_id)
+        rows = self.state.children.get(parent_id, [])
         if req.sort == "newest":
             rows = rows[::-1]
             if req.cursor is not None:
@@ -356,22 +359,25 @@ class MemoryRows:
         return rows[: req.limit], len(rows) > req.limit
 
     def subtree(self, thread_id: str, top: dict, max_depth: int) -> list[dict]:
-        if self._by_root is None:
-            self._index()
-        prefix = top["path"] + "/"
-        end = prefix + "~"
-        rows = [
-            r
-            for r in self._by_root.get(top["root_seq"], [])
-            if prefix < r["path"] < end and r["depth"] <= max_depth
-        ]
-        rows.sort(key=lambda r: r["path"])
-        return rows
+        """The descendants of `top` down to `max_depth`, in path order: a depth-first
+        walk with each comment's replies in posting order (paths are fixed-width seqs)."""
+        children = self.state.children
+        found: list[dict] = []
+        stack = children.get(top["comment_id"], [])[::-1]
+        while stack:
+            row = stack.pop()
+            if row["depth"] > max_depth:
+                continue  # and everything below it is deeper still
+            found.append(row)
+            replies = children.get(row["comment_id"])
+            if replies:
+                stack.extend(replies[::-1])
+        return found
 
     def remaining(
         self, thread_id: str, parent_id: str | None, last_seq: int, req: PageRequest
     ) -> int:
-        rows = self._candidates(parent_id)
+        rows = self.state.children.get(parent_id, [])
         if req.sort == "newest":
             return sum(1 for r in rows if r["seq"] < last_seq)
         return sum(1 for r in rows if r["seq"] > last_seq)
@@ -432,76 +438,171 @@ class TimeTravel(Projection):
 
     def __init__(self, checkpoint_every: int | None = None):
         self.checkpoint_every = max(1, checkpoint_every or _checkpoint_every())
+        # (events table, thread id) -> the thread's state after its last recorded event,
+        # kept between pages so that a checkpoint costs one serialisation. Used only when
+        # the stored head agrees (same last position and count): a rolled-back page or
+        # another writer makes it stale, and it is then simply not used.
+        self._states: OrderedDict[tuple[str, str], ThreadState] = OrderedDict()
+        self._lock = threading.Lock()
 
-    @handles(Author.Registered)
-    def author_registered(self, sql: Sql, t: Tables, e: Author.Registered, pos: int) -> None:
-        sql.execute(
-            f"INSERT INTO {t.authors} (author_id, name) VALUES (?, ?)",
-            (str(e.originator_id), e.name),
-        )
+    def apply_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> None:
+        page = _Page(self, sql, t)
+        for position, event in events:
+            try:
+                page.apply(event, position)
+            except Exception as error:
+                raise HandlerError(position, error) from error
+        page.flush()
 
-    @handles(
-        Thread.Opened,
-        Thread.Retitled,
-        Thread.Locked,
-        Thread.Unlocked,
-        Comment.Posted,
-        Comment.Edited,
-        Comment.Retracted,
-        Comment.Hidden,
-        Comment.Restored,
-    )
-    def thread_event(self, sql: Sql, t: Tables, e: Any, pos: int) -> None:
-        def name_of(author_id: str) -> str | None:
-            return sql.execute(
-                f"SELECT name FROM {t.authors} WHERE author_id = ?", (author_id,)
+    def cached_state(self, t: Tables, thread_id: str, head: dict | None) -> ThreadState | None:
+        with self._lock:
+            state = self._states.pop((t.events, thread_id), None)
+        if state is None or head is None:
+            return None
+        if state.position != head["last_position"] or state.events != head["events"]:
+            return None
+        return state
+
+    def keep_states(self, t: Tables, states: dict[str, ThreadState]) -> None:
+        with self._lock:
+            for thread_id, state in states.items():
+                self._states[(t.events, thread_id)] = state
+                self._states.move_to_end((t.events, thread_id))
+            while len(self._states) > STATE_CACHE_SIZE:
+                self._states.popitem(last=False)
+
+
+class _Page:
+    """One page of events for the time travel tables, written in batches."""
+
+    def __init__(self, projection: TimeTravel, sql: Sql, t: Tables):
+        self.projection, self.sql, self.t = projection, sql, t
+        self.names: dict[str, str | None] = {}
+        self.new_authors: list[tuple] = []
+        self.heads: dict[str, dict[str, Any]] = {}
+        self.stored_heads: set[str] = set()
+        self.rows: list[tuple] = []
+        self.states: dict[str, ThreadState] = {}
+
+    def name_of(self, author_id: str) -> str | None:
+        if author_id not in self.names:
+            self.names[author_id] = self.sql.execute(
+                f"SELECT name FROM {self.t.authors} WHERE author_id = ?", (author_id,)
             ).scalar()
+        return self.names[author_id]
 
-        thread_id, record = record_of(e, name_of)
+    def head(self, thread_id: str) -> dict[str, Any]:
+        head = self.heads.get(thread_id)
+        if head is None:
+            head = self.sql.execute(
+                f"SELECT * FROM {self.t.threads} WHERE thread_id = ?", (thread_id,)
+            ).one()
+            if head is not None:
+                self.stored_heads.add(thread_id)
+                head = dict(head)
+            state = self.projection.cached_state(self.t, thread_id, head)
+            if state is not None:
+                self.states[thread_id] = state
+            if head is None:
+                head = {
+                    "thread_id": thread_id,
+                    "events": 0,
+                    "opened_position": None,
+                    "opened_at": None,
+                    "last_position": 0,
+                    "max_at": "",
+                    "checkpoint_events": 0,
+                }
+            self.heads[thread_id] = head
+        return head
+
+    def apply(self, event: Any, position: int) -> None:
+        if isinstance(event, Author.Registered):
+            author_id = str(event.originator_id)
+            self.names[author_id] = event.name
+            self.new_authors.append((author_id, event.name))
+            return
+        found = record_of(event, self.name_of)
+        if found is None:
+            return
+        thread_id, record = found
         at = record["at"]
-        head = sql.execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,)).one()
-        n = (head["events"] if head else 0) + 1
-        max_at = max(head["max_at"], at) if head else at
-        sql.execute(
-            f"INSERT INTO {t.events} (thread_id, position, n, at, max_at, kind, comment_id,"
-            " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        head = self.head(thread_id)
+        n = head["events"] + 1
+        max_at = max(head["max_at"], at)
+        self.rows.append(
             (
                 thread_id,
-                pos,
+                position,
                 n,
                 at,
                 max_at,
                 record["kind"],
                 record.get("comment_id"),
                 orjson.dumps(record).decode(),
-            ),
+            )
         )
-        if head is None:
-            opened = record["kind"] == "opened"
-            sql.execute(
-                f"INSERT INTO {t.threads} (thread_id, events, opened_position, opened_at,"
-                " last_position, max_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (thread_id, n, pos if opened else None, at if opened else None, pos, max_at),
-            )
-            checkpointed = 0
-        else:
-            sql.execute(
-                f"UPDATE {t.threads} SET events = ?, last_position = ?, max_at = ?"
-                " WHERE thread_id = ?",
-                (n, pos, max_at, thread_id),
-            )
-            checkpointed = head["checkpoint_events"]
-        if n - checkpointed >= self.checkpoint_every:
-            state = load_state(sql, t, thread_id, pos)
-            sql.execute(
-                f"INSERT INTO {t.checkpoints} (thread_id, position, events, state)"
+        if record["kind"] == "opened" and head["opened_position"] is None:
+            head.update(opened_position=position, opened_at=at)
+        head.update(events=n, last_position=position, max_at=max_at)
+        state = self.states.get(thread_id)
+        if state is not None:
+            state.apply_record(record, position)
+        if n - head["checkpoint_events"] >= self.projection.checkpoint_every:
+            if state is None:
+                self.flush_rows()
+                state = self.states[thread_id] = load_state(self.sql, self.t, thread_id, position)
+            self.sql.execute(
+                f"INSERT INTO {self.t.checkpoints} (thread_id, position, events, state)"
                 " VALUES (?, ?, ?, ?)",
-                (thread_id, pos, n, state.to_bytes()),
+                (thread_id, position, n, state.to_bytes()),
             )
-            sql.execute(
-                f"UPDATE {t.threads} SET checkpoint_events = ? WHERE thread_id = ?",
-                (n, thread_id),
+            head["checkpoint_events"] = n
+
+    def flush_rows(self) -> None:
+        if self.new_authors:
+            self.sql.executemany(
+                f"INSERT INTO {self.t.authors} (author_id, name) VALUES (?, ?)", self.new_authors
             )
+            self.new_authors = []
+        if self.rows:
+            self.sql.executemany(
+                f"INSERT INTO {self.t.events} (thread_id, position, n, at, max_at, kind,"
+                " comment_id, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                self.rows,
+            )
+            self.rows = []
+
+    def flush(self) -> None:
+        self.flush_rows()
+        columns = (
+            "events",
+            "opened_position",
+            "opened_at",
+            "last_position",
+            "max_at",
+            "checkpoint_events",
+        )
+        inserts, updates = [], []
+        for thread_id, head in self.heads.items():
+            values = tuple(head[c] for c in columns)
+            if thread_id in self.stored_heads:
+                updates.append((*values, thread_id))
+            else:
+                inserts.append((thread_id, *values))
+        if inserts:
+            self.sql.executemany(
+                f"INSERT INTO {self.t.threads} (thread_id, {', '.join(columns)})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
+        if updates:
+            self.sql.executemany(
+                f"UPDATE {self.t.threads} SET {', '.join(f'{c} = ?' for c in columns)}"
+                " WHERE thread_id = ?",
+                updates,
+            )
+        self.projection.keep_states(self.t, self.states)
 
 
 def load_state(sql: Sql, t: Tables, thread_id: str, position: int) -> ThreadState:

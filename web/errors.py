@@ -122,7 +122,8 @@ def _store_unavailable_response(retry_after: int = 5):
 
 def register_error_handlers(app: Flask) -> None:
     breaker = store_breaker(app)
-    postgres = app.extensions["discuss_config"].database.backend == "postgres"
+    config = app.extensions.get("discuss_config")
+    postgres = config is not None and config.database.backend == "postgres"
 
     @app.before_request
     def assign_request_id() -> None:

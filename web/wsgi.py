@@ -11,10 +11,10 @@ import os
 
 from web import create_app
 
-# eventsourcing waits POSTGRES_CONNECT_TIMEOUT (30 s by default) for a PostgreSQL
+# eventsourcing waits DISCUSS_PG_CONNECT_TIMEOUT for a PostgreSQL
 # connection, and its recorders try 10 times: with the default, a stopped database
 # would get workers killed by gunicorn's timeout (30 s) instead of answering 503.
 # 10 x (2 s + 0.2 s) stays under it; web/errors.py's breaker then fails fast.
-os.environ.setdefault("POSTGRES_CONNECT_TIMEOUT", "2")
+os.environ.setdefault("DISCUSS_PG_CONNECT_TIMEOUT", "2")
 
 app = create_app()

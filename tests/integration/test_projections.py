@@ -361,3 +361,25 @@ def test_page_boundaries_do_not_change_the_result(app, engine, tree):
         generation = plan(engine, name).generation
         engine.catch_up(name, generation=generation, page_size=1)
         assert dump(engine, name, generation) == dump(engine, name)
+
+
+def test_the_fast_decoder_builds_the_mappers_events(shared):
+    """projections/decoding.py parses with orjson; it must give the mapper's objects."""
+    from projections.decoding import EventDecoder
+
+    app = shared.app
+    decoder = EventDecoder(app.mapper)
+    assert decoder.fast
+    notifications = app.recorder.select_notifications(start=1, limit=10_000)
+    assert len(notifications) >= 20
+    kinds = set()
+    for notification in notifications:
+        fast, slow = decoder.decode(notification), app.mapper.to_domain_event(notification)
+        assert type(fast) is type(slow)
+        assert vars(fast) == vars(slow)
+        assert {k: type(v) for k, v in vars(fast).items()} == {
+            k: type(v) for k, v in vars(slow).items()
+        }
+        kinds.add(type(fast).__qualname__)
+    assert {"Author.Registered", "Thread.Opened", "Comment.Posted", "Comment.Edited"} <= kinds
+    assert {"Comment.Retracted", "Comment.Hidden", "Comment.Restored"} <= kinds

@@ -255,3 +255,48 @@ def test_position_for_time_uses_the_threads_own_dates(app, database):
     page = time_travel.thread_page_as_of(engine, tid, PageRequest(), at(timedelta(hours=1)))
     assert [c["text"] for c in page["comments"]] == ["old one"]
     assert page["as_of"] == {"position": c1.position, "at": "2016-07-14T10:30:15.250000+00:00"}
+
+
+def dump_tables(engine: Engine, generation: int) -> dict[str, list]:
+    tables = engine.projections["time_travel"].tables(generation)
+    reader = engine.store.reader()
+    result = {}
+    for logical, physical in tables.names.items():
+        rows = reader.execute(f"SELECT * FROM {physical}").all()
+        result[logical] = sorted(
+            (
+                tuple((k, bytes(v) if isinstance(v, memoryview) else v) for k, v in r.items())
+                for r in rows
+            ),
+            key=repr,
+        )
+    return result
+
+
+def test_pages_of_any_size_and_several_writers_write_the_same_tables(app, database):
+    """The projection batches a page and keeps each thread's latest state in memory
+    between pages; neither may change what is written. Two writers taking turns (two
+    processes) each find their kept state stale and must not use it."""
+    scenario(app)
+    dumps = []
+    for page_size in (1, 7, 500):
+        engine = make_engine(app, database, k=3)
+        generation = 20 + page_size
+        with engine.store.transaction() as sql:
+            engine._create_generation(sql, engine.projections["time_travel"], generation)
+        engine.catch_up("time_travel", generation=generation, page_size=page_size)
+        dumps.append(dump_tables(engine, generation))
+    first, second = make_engine(app, database, k=3), make_engine(app, database, k=3)
+    generation = 40
+    with first.store.transaction() as sql:
+        first._create_generation(sql, first.projections["time_travel"], generation)
+    head = app.head_position()
+    turn = 0
+    while first.position("time_travel", generation) < head:
+        writer = (first, second)[turn % 2]
+        writer.catch_up("time_travel", generation=generation, page_size=4, max_pages=1)
+        turn += 1
+    dumps.append(dump_tables(first, generation))
+    assert dumps[0]["checkpoints"], "the scenario must make checkpoints"
+    for other in dumps[1:]:
+        assert other == dumps[0]
