@@ -9,9 +9,10 @@ Run by hand (never by the tests):
 For each history size N, a fresh store holds ONE thread of 1,000 comments (999 at
 N = 1,000) with N thread events in all: the opening, the posts (50 top-level branches,
 replies nested up to depth 6, realistic text lengths: bench/common.py's plan), then
-edits and some retractions of random comments until the thread has N events. The
-history is written with the domain's aggregates and the application's `save()` in
-batches (fast), then the live thread view and the time-travel projection catch up.
+edits and some retractions (2% of the changes, at most 10% of the comments) of random
+comments until the thread has N events. The history is written with the domain's
+aggregates and the application's `save()` in batches (fast), then the live thread view
+and the time-travel projection catch up.
 
 Timed, in the same run and process, on the same thread:
 
@@ -49,6 +50,7 @@ from projections.setup import open_application
 COMMENTS = 1000
 BATCH = 500  # events per save() while writing the history
 RETRACT_SHARE = 0.02
+MAX_RETRACTED = 0.1  # at most this share of the comments is ever retracted
 
 
 def write_history(app, events: int, seed: int) -> tuple[str, int]:
@@ -86,7 +88,7 @@ def write_history(app, events: int, seed: int) -> tuple[str, int]:
         i = rng.choice(live)
         comment = comments[i]
         actor = Actor(comment.author_id, MEMBER)
-        if rng.random() < RETRACT_SHARE:
+        if rng.random() < RETRACT_SHARE and len(live) > n_comments * (1 - MAX_RETRACTED):
             comment.retract(actor, "changed my mind")
             live.remove(i)
         else:

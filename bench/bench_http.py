@@ -391,6 +391,24 @@ def _timed_row(label: str, fn, n: int, base: float | None, batches: int = 5) -> 
     return [label, f"{ms:.3f}", f"{ms - base:+.3f}" if base is not None else ""]
 
 
+def _interleaved(variants, n: int, batches: int) -> dict[str, float]:
+    """Median ms per call of each (label, context manager factory, fn), the variants
+    taken in turn within each batch, so that a burst of load elsewhere hits them all."""
+    per: dict[str, list[float]] = {label: [] for label, _, _ in variants}
+    for _label, ctx, fn in variants:  # warm-up
+        with ctx():
+            for _ in range(5):
+                fn()
+    for _ in range(batches):
+        for label, ctx, fn in variants:
+            with ctx():
+                t = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                per[label].append((time.perf_counter() - t) / n * 1e3)
+    return {label: statistics.median(values) for label, values in per.items()}
+
+
 def get_breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
     """Where a cached GET of the 200-comment thread spends its time, ms per request:
     direct WSGI calls in this process (no socket, no gunicorn, no profiler), whole and
@@ -408,12 +426,15 @@ def get_breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
         full = wsgi_caller(app, path)
         status, _ = full()
         assert status.startswith("200"), status
-        base = time_calls(wsgi_caller(minimal.app, path), n)
-        rows.append(["minimal app, same bytes", f"{base:.3f}", ""])
-        rows.append(_timed_row("project: whole request", full, n, base))
-        for label, ablation in _ablations(b):
-            with ablation():
-                rows.append(_timed_row(f"project: {label}", full, n, base))
+        variants = [
+            ("minimal app, same bytes", contextlib.nullcontext, wsgi_caller(minimal.app, path))
+        ]
+        variants.append(("project: whole request", contextlib.nullcontext, full))
+        variants += [(f"project: {label}", ablation, full) for label, ablation in _ablations(b)]
+        ms = _interleaved(variants, n, 7)
+        base = ms["minimal app, same bytes"]
+        for label, value in ms.items():
+            rows.append([label, f"{value:.3f}", "" if value is base else f"{value - base:+.3f}"])
         with app.test_request_context(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
             for label, fn in _get_parts(app, path, b):
                 rows.append(_timed_row(f"  alone: {label}", fn, n, None))
@@ -463,11 +484,12 @@ def post_breakdown(b: Backend, n: int) -> list[list[str]]:
         post = wsgi_caller(app, path, headers, method="POST", json_body={"text": text})
         status, _ = post()
         assert status.startswith("201"), status
-        rows.append(_timed_row("project: whole request", post, n, None, 3))
-        whole = float(rows[-1][1]) if rows[-1][1] != "n/a" else None
-        for label, ablation in _ablations(b):
-            with ablation():
-                rows.append(_timed_row(f"project: {label}", post, n, whole, 3))
+        variants = [("project: whole request", contextlib.nullcontext, post)]
+        variants += [(f"project: {label}", ablation, post) for label, ablation in _ablations(b)]
+        ms = _interleaved(variants, n, 5)
+        whole = ms["project: whole request"]
+        for label, value in ms.items():
+            rows.append([label, f"{value:.3f}", "" if value is whole else f"{value - whole:+.3f}"])
         from web.runtime import runtime
 
         with app.test_request_context(path):
@@ -752,7 +774,7 @@ def main() -> int:
         # ---- 4. where a cached GET's time goes ---------------------------------------------------
         log(
             "\n[4] where the time goes: direct WSGI calls in this process, no socket, no profiler,"
-            " ms per request (medians of 5 batches)"
+            " ms per request (medians of interleaved batches)"
         )
         body_file = Path(tmp) / "body.json"
         n_calls = 100 if args.quick else 150

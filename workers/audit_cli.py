@@ -80,6 +80,15 @@ def export_lines(app: Any, engine: Any, thread_id: str | None = None, on_event=N
             "payload": _payload(event),
             "link": link["link"] if link is not None and link["position"] == n.id else None,
         }
+        # The stored record's exact state, for `discuss import-history`: the JSON
+        # transcoder's UTF-8 text, or base64 if not UTF-8 (a compressed or encrypted state).
+        state = bytes(n.state)
+        try:
+            line["state"] = state.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+
+            line["state_base64"] = base64.b64encode(state).decode("ascii")
         yield orjson.dumps(line, default=_default, option=orjson.OPT_NON_STR_KEYS) + b"\n"
 
 

@@ -138,6 +138,8 @@ def _uuid(value: str) -> UUID:
 main.add_command(__import__("workers.importing.cli", fromlist=["import_group"]).import_group)
 __import__("workers.audit_cli", fromlist=["register"]).register(main)  # export, verify
 main.add_command(__import__("workers.rebuild_cli", fromlist=["x"]).rebuild_command)
+main.add_command(__import__("workers.history_cli", fromlist=["x"]).import_history_command)
+main.add_command(__import__("workers.history_cli", fromlist=["x"]).export_thread_command)
 
 if __name__ == "__main__":
     main()

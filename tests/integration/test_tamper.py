@@ -306,14 +306,18 @@ def test_a_checkpoint_from_before_is_honoured(store):
         f"UPDATE {store.table} SET state = ? WHERE {store.pos} = ?",
         (bytes(store.row(p)[3]).replace(b"edited", b"forged"), p),
     )
-    generation = store.engine.generation("chain")
-    with store.engine.store.transaction() as sql:
-        sql.execute(f"DELETE FROM {store.engine.tables('chain').links}")
+    # (A fresh engine, as the attacker's process would use: an engine keeps the latest
+    # stretch of the log it read in memory.)
+    attacker = build_engine(store.app, store.database)
+    generation = attacker.generation("chain")
+    with attacker.store.transaction() as sql:
+        sql.execute(f"DELETE FROM {attacker.tables('chain').links}")
         sql.execute(
             "UPDATE projection_tracking SET position = 0 WHERE name = ? AND generation = ?",
             ("chain", generation),
         )
-    store.chain()
+    attacker.catch_up("chain")
+    attacker.store.close()
     # The rebuilt chain agrees with the altered log...
     assert verify(store).exit_code == 0
     # ...but not with the checkpoint kept elsewhere.
