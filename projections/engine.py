@@ -205,7 +205,9 @@ class Status:
 
 def iso(ts: datetime) -> str:
     """Timestamps are stored as fixed-width UTC ISO text: identical on both backends."""
-    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return ts.isoformat(timespec="microseconds")
 
 
 def now_iso() -> str:

@@ -238,6 +238,7 @@ class ThreadView(BatchProjection):
             path = f"{parent['path']}/{seq_key(pos)}"
             ancestors = [int(part) for part in parent["path"].split("/")]
         author_id = str(e.author_id)
+        at = iso(e.timestamp)
         row = {
             "comment_id": comment_id,
             "thread_id": thread_id,
@@ -251,7 +252,7 @@ class ThreadView(BatchProjection):
             "text": e.text,
             "state": VISIBLE,
             "state_reason": None,
-            "posted_at": iso(e.timestamp),
+            "posted_at": at,
             "edited_at": None,
             "edit_count": 0,
             "version": e.originator_version,
@@ -273,13 +274,15 @@ class ThreadView(BatchProjection):
                     counts = page.counts.setdefault((thread_id, seq), [0, 0])
                     counts[0] += replies
                     counts[1] += 1
-        page.touch(thread_id, e, pos, comments=1, visible=1, top_level=1 if depth == 0 else 0)
+        page.touch(
+            thread_id, e, pos, comments=1, visible=1, top_level=1 if depth == 0 else 0, at=at
+        )
 
     @handles(Comment.Edited)
     def comment_edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
         row = page.comments.get(str(e.originator_id))
+        at = iso(e.timestamp)
         if row is not None:
-            at = iso(e.timestamp)
             if row["state"] == HIDDEN:
                 kept = page.hidden_row(row["comment_id"])
                 if kept is not None:
@@ -289,7 +292,7 @@ class ThreadView(BatchProjection):
                 page.change(
                     row, e, pos, text=e.text, edited_at=at, edit_count=row["edit_count"] + 1
                 )
-        page.touch(e.thread_id, e, pos)
+        page.touch(e.thread_id, e, pos, at=at)
 
     @handles(Comment.Retracted)
     def comment_retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
@@ -436,10 +439,11 @@ class _Page:
         top_level: int = 0,
         title: str | None = None,
         locked: int | None = None,
+        at: str | None = None,
     ) -> None:
         """An event in a thread: activity time and position, counts, title, lock."""
         thread_id = str(thread_id)
-        at = iso(e.timestamp)
+        at = at or iso(e.timestamp)
         row = self.new_threads.get(thread_id)
         if row is not None:
             row["last_position"] = pos

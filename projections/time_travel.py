@@ -613,10 +613,13 @@ def load_state(sql: Sql, t: Tables, thread_id: str, position: int) -> ThreadStat
         " ORDER BY position DESC LIMIT 1",
         (thread_id, position),
     ).one()
-    if checkpoint is None:
-        state, start = ThreadState(thread_id), 0
-    else:
-        state, start = ThreadState.from_bytes(checkpoint["state"]), int(checkpoint["position"])
+    state, start = ThreadState(thread_id), 0
+    if checkpoint is not None:
+        try:
+            state = ThreadState.from_bytes(checkpoint["state"])
+            start = int(checkpoint["position"])
+        except (ValueError, zlib.error):
+            pass  # a checkpoint of another format (an older version): replay it all
     state.replayed = 0
     rows = sql.execute(
         f"SELECT position, record FROM {t.events} WHERE thread_id = ? AND position > ?"

@@ -24,6 +24,13 @@ TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*\.[A-Z][A-Za-z0-9]*$")
 # ---- custom fields ---------------------------------------------------------------
 
 
+def _utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("the date-time is out of range") from None
+
+
 class Moment(fields.AwareDateTime):
     """An RFC 3339 date-time (`2024-05-01T12:00:00Z`); without an offset, UTC."""
 
@@ -33,8 +40,7 @@ class Moment(fields.AwareDateTime):
         super().__init__(format="iso", default_timezone=UTC, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> datetime:
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        return moment.astimezone(UTC)
+        return _utc(super()._deserialize(value, attr, data, **kwargs))
 
 
 class PositionOrMoment(fields.String):
@@ -53,9 +59,7 @@ class PositionOrMoment(fields.String):
             raise ValidationError(
                 "give a log position (digits) or an RFC 3339 date-time such as 2024-05-01T12:00:00Z"
             ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return _utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _position(**kwargs) -> fields.Integer:

@@ -11,6 +11,7 @@ verify  walks the log, recomputes the hash chain and reports the first position
 
 from __future__ import annotations
 
+import base64
 import sys
 from contextlib import ExitStack
 from typing import Any
@@ -53,8 +54,16 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def export_lines(app: Any, engine: Any, thread_id: str | None = None, on_event=None):
-    """Yield one JSON line (bytes) per event of the log, or of one thread."""
+def export_lines(
+    app: Any,
+    engine: Any,
+    thread_id: str | None = None,
+    on_event=None,
+    errors: list[int] | None = None,
+):
+    """Yield one JSON line (bytes) per event of the log, or of one thread. An event that
+    cannot be decoded (a damaged store) is exported with an "error" and no payload, and
+    its position is added to `errors`."""
     links = hash_chain.recorded_links(engine)
     link = next(links, None)
     for n in hash_chain.notifications(app):
@@ -62,32 +71,39 @@ def export_lines(app: Any, engine: Any, thread_id: str | None = None, on_event=N
             on_event(n.id)
         while link is not None and link["position"] < n.id:
             link = next(links, None)
-        event = engine.decoder.decode(n)
-        thread = thread_of(event)
-        if thread_id is not None and thread != thread_id:
-            continue
-        actor = getattr(event, "actor_id", None)
-        line = {
-            "position": n.id,
-            "time": iso(event.timestamp),
-            "actor": str(actor) if actor is not None else None,
-            "type": type_name(event),
-            "thread": thread,
-            "comment": comment_of(event),
-            "originator_id": str(n.originator_id),
-            "originator_version": n.originator_version,
-            "topic": n.topic,
-            "payload": _payload(event),
-            "link": link["link"] if link is not None and link["position"] == n.id else None,
-        }
+        line: dict[str, Any] = {"position": n.id}
+        try:
+            event = engine.decoder.decode(n)
+            thread = thread_of(event)
+            if thread_id is not None and thread != thread_id:
+                continue
+            actor = getattr(event, "actor_id", None)
+            line.update(
+                time=iso(event.timestamp),
+                actor=str(actor) if actor is not None else None,
+                type=type_name(event),
+                thread=thread,
+                comment=comment_of(event),
+            )
+            payload = _payload(event)
+        except Exception as error:
+            if errors is not None:
+                errors.append(n.id)
+            line.update(error=f"cannot decode the stored event: {type(error).__name__}: {error}")
+            payload = None
+        line.update(
+            originator_id=str(n.originator_id),
+            originator_version=n.originator_version,
+            topic=n.topic,
+            payload=payload,
+            link=link["link"] if link is not None and link["position"] == n.id else None,
+        )
         # The stored record's exact state, for `discuss import-history`: the JSON
         # transcoder's UTF-8 text, or base64 if not UTF-8 (a compressed or encrypted state).
         state = bytes(n.state)
         try:
             line["state"] = state.decode("utf-8")
         except UnicodeDecodeError:
-            import base64
-
             line["state_base64"] = base64.b64encode(state).decode("ascii")
         yield orjson.dumps(line, default=_default, option=orjson.OPT_NON_STR_KEYS) + b"\n"
 
@@ -128,8 +144,8 @@ def export(thread: str | None, output: str, progress: bool | None) -> None:
                 bar.update(position - done["last"])
                 done["last"] = position
 
-            count = 0
-            for line in export_lines(app, engine, thread, on_event=advance):
+            count, errors = 0, []
+            for line in export_lines(app, engine, thread, on_event=advance, errors=errors):
                 out.write(line)
                 count += 1
             out.flush()
@@ -139,6 +155,14 @@ def export(thread: str | None, output: str, progress: bool | None) -> None:
     finally:
         engine.store.close()
         app.close()
+    if errors:
+        shown = ", ".join(map(str, errors[:10])) + (" ..." if len(errors) > 10 else "")
+        click.echo(
+            f"error: {len(errors)} stored events could not be decoded (positions {shown});"
+            " they are exported with an error and no payload: run `discuss verify`",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _checkpoint(ctx, param, values: tuple[str, ...]) -> list[hash_chain.Checkpoint]:

@@ -16,24 +16,31 @@ export: every aggregate's events stay complete up to some version (its events ar
 the log in version order), and the projections built on it are those of the source at
 that point. Positions are assigned afresh, in the same order: on a source without gaps
 in its positions (SQLite; PostgreSQL unless an insert was rolled back) they are the
-source's, so every projection, the hash chain's links included, comes out identical.
+source's, so every projection, the hash chain's links included, comes out identical;
+otherwise the copy is numbered without the gaps (same events, same order; the views
+differ only in their position columns, and the chain in its links).
 Decoded events are not re-saved through the application: the bytes are the source's.
 
 Checks, each stopping the import with a `HistoryImportError` that names the line:
 
 - the line is JSON, an object, with the fields an import needs, of the right types;
-  positions increase; the state is readable by this deployment (its topic resolves
-  and it decodes);
-- with `verify=True` (the default), the line's `payload` (if present) is what its
-  state decodes to, and its `link` follows from the previous line's link and this
-  line's record (`projections/hash_chain.py`): a mismatch where the previous line is
-  the log's previous event (consecutive positions, or position 1 after the genesis)
-  means the file or the source log was altered. After a gap in positions (events not
-  exported, as in one thread's export, or a gap in the source's positions) a link
-  that does not follow cannot be judged and is only counted as unchecked.
+  positions increase;
+- with `verify=True` (the default): the state is readable by this deployment (its
+  topic resolves and it decodes: the projections will read it), the line's `payload`
+  (if given) is what the state decodes to, and its `link` follows from the previous
+  line's link and this line's record (`projections/hash_chain.py`). A link mismatch
+  where the previous line is the log's previous event (consecutive positions, or
+  position 1 after the genesis) means the file or the source log was altered. After
+  a gap in positions (events not exported, as in one thread's export, or a gap in
+  the source's positions) a link that does not follow cannot be judged and is only
+  counted as unchecked. Without verification the records are copied as they are,
+  even ones nobody can decode.
 
 A line found malformed stops the import before its batch is written: the lines of
-that batch before it are not written either; earlier batches stay written.
+that batch before it are not written either; earlier batches stay written. A batch
+the store itself refuses (an event the file repeats: an integrity error) is rolled
+back as a whole too, but on PostgreSQL it has used up positions of the sequence: the
+events written after it would be renumbered, so start such a copy again in a new store.
 
 Into a store that is not empty: the store's events are compared, in order, with the
 export's first lines. If they are the same records (topic and state byte for byte),
@@ -53,6 +60,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -62,11 +70,13 @@ import orjson
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from projections import hash_chain
+from projections.decoding import EventDecoder
 
 BATCH_LINES = 500
 REQUIRED_FIELDS = ("position", "originator_id", "originator_version", "topic")
 STATE_TEXT = "state"  # the stored state as UTF-8 text (the JSON transcoder's output)
 STATE_BASE64 = "state_base64"  # the stored state, base64 (compressed or encrypted states)
+_LINK = re.compile("[0-9a-f]{64}")
 
 
 class HistoryImportError(ValueError):
@@ -184,11 +194,7 @@ def parse_line(raw: bytes | str, number: int) -> _Line | None:
     if not isinstance(topic, str) or ":" not in topic:
         raise _fail(number, f"'topic' must be a topic like 'module:Class', not {topic!r}")
     link = data.get("link")
-    if link is not None and (
-        not isinstance(link, str)
-        or len(link) != 64
-        or any(c not in "0123456789abcdef" for c in link)
-    ):
+    if link is not None and (not isinstance(link, str) or not _LINK.fullmatch(link)):
         raise _fail(number, f"'link' must be 64 lowercase hex digits or null, not {link!r}")
     stored = StoredEvent(
         originator_id=originator_id,
@@ -196,7 +202,8 @@ def parse_line(raw: bytes | str, number: int) -> _Line | None:
         topic=topic,
         state=_state(data, number),
     )
-    return _Line(number, position, stored, link, data.get("payload", _ABSENT))
+    payload = data.get("payload")  # null when the exporter could not decode the event
+    return _Line(number, position, stored, link, _ABSENT if payload is None else payload)
 
 
 def _default(value: Any) -> Any:
@@ -287,6 +294,7 @@ def import_history(
     recorder = app.recorder
     summary = HistoryImportSummary()
     chain = _ChainCheck() if verify else None
+    decoder = EventDecoder(app.mapper)  # the mapper's result, faster
     head = recorder.max_notification_id() or 0
     existing: Iterator[Any] | None = hash_chain.notifications(app, 0, stop=head) if head else None
     batch: list[_Line] = []
@@ -331,8 +339,8 @@ def import_history(
             )
         previous_position = line.position
         summary.lines += 1
-        event = _decode(app, line)
         if chain is not None:
+            event = _decode(decoder, line)
             if line.payload is not _ABSENT and _payload_as_exported(event) != line.payload:
                 raise _fail(
                     number,
@@ -369,9 +377,9 @@ def import_history(
     return summary
 
 
-def _decode(app: Any, line: _Line) -> Any:
+def _decode(decoder: EventDecoder, line: _Line) -> Any:
     try:
-        return app.mapper.to_domain_event(line.stored)
+        return decoder.decode(line.stored)
     except Exception as error:
         raise _fail(
             line.number,

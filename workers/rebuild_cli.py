@@ -11,6 +11,7 @@ import sys
 import click
 
 from domain.settings import Database
+from projections.engine import ProjectionFailed
 from projections.rebuild import Plan, rebuild
 
 
@@ -93,6 +94,14 @@ def _rebuild_one(engine, name: str, page_size: int, grace: float, quiet: bool) -
         progress.close()
         click.echo(f"\n{name}: interrupted; run the same command again to continue", err=True)
         sys.exit(130)
+    except ProjectionFailed as failure:
+        progress.close()
+        click.echo(
+            f"\nerror: {failure}\n{name}: the old generation still serves; fix the cause"
+            " and run the same command again to continue",
+            err=True,
+        )
+        sys.exit(1)
     progress.close()
     click.echo(
         f"{name}: generation {done.generation} serving at position {done.position}"

@@ -299,6 +299,9 @@ def test_thread_as_of_a_moment(client, story):
 
     error = assert_error(get(client, path, as_of="yesterday"), 422, "validation_failed")
     assert "as_of" in error["fields"]
+    error = assert_error(get(client, path, as_of="0001-01-01T00:00:00+01:00"), 422)
+    assert error["fields"]["as_of"] == ["the date-time is out of range"]
+    assert_error(get(client, path, as_of="0001-01-01T00:00:00Z"), 404, "not_found")
     error = assert_error(get(client, path, as_of=edit2_at, at=3), 422)
     assert "at" in error["fields"]
     error = assert_error(get(client, path, at=-1), 422)

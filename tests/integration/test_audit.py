@@ -255,3 +255,21 @@ def test_export_one_thread_to_standard_output(world):
     bad = export(world, "--thread", "not-a-uuid")
     assert bad.exit_code == 2
     assert "is not a UUID" in bad.output
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_export_of_a_damaged_store_flags_the_event_and_fails(world, tmp_path):
+    import sqlite3
+
+    with sqlite3.connect(world["database"].path) as conn:
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 6", (b"not json",))
+    path = tmp_path / "events.jsonl"
+    result = export(world, "-o", str(path))
+    assert result.exit_code == 1
+    assert "1 stored events could not be decoded (positions 6)" in result.output
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert len(lines) == world["app"].head_position()
+    damaged = lines[5]
+    assert damaged["position"] == 6 and damaged["payload"] is None
+    assert damaged["error"].startswith("cannot decode the stored event")
+    assert "error" not in lines[4] and "error" not in lines[6]

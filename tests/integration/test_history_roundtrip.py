@@ -214,6 +214,7 @@ def test_full_export_round_trip_reproduces_every_projection(source, target, tmp_
     head = engine.app.head_position()
     assert len(lines) == head
     assert all("state" in orjson.loads(line) for line in lines)  # UTF-8 JSON states
+    assert dump(engine, "time_travel")["checkpoints"]  # compared below, as-of reads use them
 
     summary = import_from(target, path)
     assert (summary.lines, summary.written, summary.present) == (head, head, 0)
@@ -291,14 +292,30 @@ def test_malformed_lines_are_refused_naming_the_line(source, target, tmp_path):
         assert message in str(error.value)
         assert target.app.head_position() == 0  # nothing of the batch was written
 
-    # A store with other events refuses the export (and then the forged one too).
+    # An event twice (unverified, or the chain would stop it first): within a batch, or
+    # across batches, where the store refuses the second batch as a whole.
+    twice = tmp_path / "twice.jsonl"
+    twice.write_bytes(b"".join(lines[:7]) + line(position=8) + b"".join(lines[8:]))
+    with pytest.raises(HistoryImportError) as error:
+        import_from(target, twice, verify=False)
+    assert str(error.value).startswith("line 8: Comment.Posted of")
+    assert "repeats line 7" in str(error.value)
+    assert target.app.head_position() == 0
+    with pytest.raises(HistoryImportError) as error:
+        import_from(target, twice, verify=False, batch_size=7)
+    assert error.value.line == 8
+    assert "is in the store already" in str(error.value)
+    assert stored(target.app) == stored(engine.app)[:7]
+
+    # A store with other events refuses the export where they differ.
     target.app.register_author("Somebody")
-    for path in (tmp_path / "history.jsonl", tmp_path / "bad.jsonl"):
-        with pytest.raises(HistoryImportError) as error:
-            import_from(target, path)
-        assert error.value.line == 1
-        assert "the store is not empty" in str(error.value)
-    assert target.app.head_position() == 1
+    with pytest.raises(HistoryImportError) as error:
+        import_from(target, tmp_path / "history.jsonl")
+    assert error.value.line == 8
+    # (its position 9 on PostgreSQL: the refused batch used position 8 of the sequence)
+    assert "the store is not empty, and its position" in str(error.value)
+    assert "holds Author.Registered of" in str(error.value)
+    assert len(stored(target.app)) == 8
 
 
 def test_one_thread_round_trip(source, target, tmp_path):
@@ -398,3 +415,38 @@ def test_import_history_command(sqlite_database, tmp_path):
             )
             assert failed.exit_code == 1
             assert failed.stderr.strip() == f"error: {bad}, line 1: no 'topic' field"
+
+
+def test_compressed_states_travel_as_base64(tmp_path):
+    """A deployment that compresses its events exports `state_base64`; a store with the
+    same setting takes it back byte for byte, one without refuses it line by line."""
+    zlib = {"COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"}
+    with (
+        new_database("sqlite", tmp_path) as first,
+        new_database("sqlite", tmp_path) as second,
+        new_database("sqlite", tmp_path) as plain,
+    ):
+        apps = [Discussions(env={**db.library_env(), **zlib}) for db in (first, second)]
+        engines = [build_engine(app, db) for app, db in zip(apps, (first, second), strict=True)]
+        plain_app = open_application(plain)
+        try:
+            thread_id = load_seed(apps[0]).thread_id
+            engines[0].catch_up_all()
+            path = tmp_path / "compressed.jsonl"
+            lines = [orjson.loads(line) for line in export_to(engines[0], path)]
+            assert all("state_base64" in line and "state" not in line for line in lines)
+
+            assert import_from(engines[1], path).written == len(lines)
+            engines[1].catch_up_all()
+            assert_same_store(engines[0], engines[1], [thread_id])
+
+            with pytest.raises(HistoryImportError) as error, open(path, "rb") as file:
+                import_history(plain_app, file)
+            assert error.value.line == 1
+            assert "cannot be read by this deployment" in str(error.value)
+            assert plain_app.head_position() == 0
+        finally:
+            for engine in engines:
+                engine.store.close()
+            for app in (*apps, plain_app):
+                app.close()

@@ -137,6 +137,7 @@ def scratch_page(events, thread_id: str, req: PageRequest, position: int):
 
 @settings(
     max_examples=25,
+    database=None,  # no .hypothesis/ example database in the working tree
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
