@@ -214,9 +214,3 @@ def verify(checkpoints: list[hash_chain.Checkpoint], progress: bool | None) -> N
         f"TAMPERED at position {result.position} ({result.problem}): {result.message}", err=True
     )
     sys.exit(1)
-
-
-def register(group: click.Group) -> None:
-    """Add `export` and `verify` to the `discuss` command group."""
-    group.add_command(export)
-    group.add_command(verify)

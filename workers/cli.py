@@ -14,6 +14,10 @@ from domain.errors import DomainError
 from domain.model import MEMBER, MODERATOR, OPERATOR_ID
 from domain.settings import Database
 from projections.setup import initialise, open_application
+from workers.audit_cli import export, verify
+from workers.history_cli import export_thread_command, import_history_command
+from workers.importing.cli import import_group
+from workers.rebuild_cli import rebuild_command
 
 
 def _database() -> Database:
@@ -135,11 +139,15 @@ def _uuid(value: str) -> UUID:
         raise click.BadParameter(f"{value!r} is not a UUID") from None
 
 
-main.add_command(__import__("workers.importing.cli", fromlist=["import_group"]).import_group)
-__import__("workers.audit_cli", fromlist=["register"]).register(main)  # export, verify
-main.add_command(__import__("workers.rebuild_cli", fromlist=["x"]).rebuild_command)
-main.add_command(__import__("workers.history_cli", fromlist=["x"]).import_history_command)
-main.add_command(__import__("workers.history_cli", fromlist=["x"]).export_thread_command)
+for command in (
+    import_group,
+    export,
+    verify,
+    rebuild_command,
+    import_history_command,
+    export_thread_command,
+):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

@@ -35,13 +35,6 @@ from domain.settings import Database
 AT = datetime(2016, 7, 14, 9, 30, 15, 250000, tzinfo=UTC)
 
 
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is
-    `pg_database`. This alias keeps the PostgreSQL half running (reported to the lead)."""
-    return pg_database
-
-
 def stored_state_rows(database: Database, table: str) -> list[bytes]:
     """Every stored event's state, read with the raw driver (not through the library)."""
     if database.backend == "sqlite":

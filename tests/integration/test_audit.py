@@ -24,13 +24,6 @@ PAST = datetime(2016, 7, 14, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is named
-    `pg_database`: this alias keeps the PostgreSQL half running."""
-    return pg_database
-
-
-@pytest.fixture
 def world(database: Database):
     app = open_application(database)
     engine = build_engine(app, database)

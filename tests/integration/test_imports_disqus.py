@@ -29,12 +29,6 @@ OLD_PODCAST = "http://radio-t.umputun.com/2011/03/229_8880.html"
 
 
 @pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is `pg_database`."""
-    return pg_database
-
-
-@pytest.fixture
 def sqlite_app(sqlite_database: Database):
     application = open_application(sqlite_database)
     yield application

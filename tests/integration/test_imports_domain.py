@@ -27,12 +27,6 @@ T0 = datetime(2015, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is `pg_database`."""
-    return pg_database
-
-
-@pytest.fixture
 def sqlite_app(sqlite_database: Database):
     application = open_application(sqlite_database)
     yield application

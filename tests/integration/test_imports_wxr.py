@@ -33,12 +33,6 @@ A11Y_PINGS = f"{A11Y_BASE}/2012/01/01/template-pingbacks-an-trackbacks/"
 
 
 @pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is `pg_database`."""
-    return pg_database
-
-
-@pytest.fixture
 def sqlite_app(sqlite_database: Database):
     application = open_application(sqlite_database)
     yield application

@@ -5,8 +5,10 @@ resumable after an interruption, and the operator command `discuss rebuild`.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from domain.model import MODERATOR, OPERATOR_ID
 from domain.settings import Database
 from projections import queries
+from projections.engine import ProjectionFailed
 from projections.queries import PageRequest
 from projections.rebuild import drop_generation, generations, pending_generation, plan, rebuild
 from projections.registry import build_engine
@@ -108,8 +111,9 @@ def test_rebuild_serves_the_old_tables_until_an_atomic_switch(app, engine):
     assert done.position == app.head_position() == engine.position("threads")
     assert generations(engine, "threads") == [2]
     assert not any(name.endswith("_1") and name.startswith("tv_") for name in table_names(engine))
-    assert queries.thread_page(engine, thread_id, PageRequest(limit=5))["comments"] == (
-        before["comments"]
+    assert (
+        queries.thread_page(engine, thread_id, PageRequest(limit=5))["comments"]
+        == (before["comments"])
     )
     rebuilt = dump(engine, "threads")
     titles = [row for row in rebuilt["threads"] if row not in expected["threads"]]
@@ -119,26 +123,33 @@ def test_rebuild_serves_the_old_tables_until_an_atomic_switch(app, engine):
 
 
 def test_an_interrupted_rebuild_continues_where_it_stopped(app, engine, database):
-    generate(app, 1000, threads=5, batch=100)
+    generate(app, 2000, threads=5, batch=200)
     catch_up(engine)
     expected = dump(engine, "threads")
-    pages = []
-
-    def interrupt(last: int, count: int) -> None:
-        pages.append(last)
-        if len(pages) == 3:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        rebuild(engine, "threads", page_size=100, on_page=interrupt, grace=0)
+    env = {**os.environ, "DISCUSS_DATABASE_URL": database.url}
+    command = [DISCUSS, "rebuild", "threads", "--grace", "0", "--page-size", "5"]
+    child = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while pending_generation(engine, "threads") is None or not engine.position("threads", 2):
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)  # the operator's Ctrl-C
+        stderr = child.communicate(timeout=30)[1]
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130, stderr
+    assert "threads: interrupted; run the same command again to continue" in stderr
     assert engine.generation("threads") == 1  # still serving the old one
     assert pending_generation(engine, "threads") == 2
-    assert engine.position("threads", 2) == pages[-1]  # the third page was committed
+    stopped_at = engine.position("threads", 2)
+    assert 0 < stopped_at < app.head_position()
 
     # The operator runs the command again: it continues generation 2 from there.
     result = run_discuss(database, "rebuild", "threads", "--grace", "0", "--page-size", "100")
     assert result.returncode == 0, result.stderr
-    assert f"continuing generation 2 (serving: 1), from position {pages[-1]}" in result.stderr
+    assert f"continuing generation 2 (serving: 1), from position {stopped_at}" in result.stderr
     assert "threads: generation 2 serving at position" in result.stdout
     assert engine.generation("threads") == 2
     assert pending_generation(engine, "threads") is None
@@ -148,6 +159,19 @@ def test_an_interrupted_rebuild_continues_where_it_stopped(app, engine, database
     assert (again.generation, again.position, again.resumed) == (3, 0, False)
     drop_generation(engine, "threads", 3)
     assert generations(engine, "threads") == [2]
+
+
+def test_a_rebuild_stopped_by_a_failing_event_keeps_the_old_tables_serving(app, engine):
+    from tests.integration.test_exactly_once import insert_unknown_event
+
+    app.open_thread(OPERATOR_ID, "Before")
+    catch_up(engine)
+    insert_unknown_event(app)  # not in the serving generation's way yet: it is at the head
+    with pytest.raises(ProjectionFailed):
+        rebuild(engine, "threads", grace=0)
+    assert engine.generation("threads") == 1
+    assert pending_generation(engine, "threads") == 2
+    assert queries.list_threads(engine)["threads"][0]["title"] == "Before"
 
 
 def test_rebuild_all_from_the_command_line(app, engine, database):

@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from uuid import UUID
 
-import pytest
-
 from domain.application import Discussions
 from domain.model import Comment, Thread
 from domain.settings import Database
@@ -22,13 +20,6 @@ from projections.setup import open_application
 from workers.seed import DEMO_KEY, SEED_FILE, load_seed, seed_author_id
 
 DISCUSS = Path(sys.executable).parent / "discuss"
-
-
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is
-    `pg_database`. This alias keeps the PostgreSQL half running (reported to the lead)."""
-    return pg_database
 
 
 def seed_data() -> dict:

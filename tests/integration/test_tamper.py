@@ -30,13 +30,6 @@ from projections.setup import open_application
 from workers.cli import main
 
 
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is named
-    `pg_database`: this alias keeps the PostgreSQL half running."""
-    return pg_database
-
-
 @dataclass
 class Store:
     database: Database

@@ -27,13 +27,6 @@ from projections.time_travel import NotYetOpened, ThreadState, TimeTravel
 PAST = datetime(2016, 7, 14, 9, 30, 15, 250000, tzinfo=UTC)
 
 
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database"; the fixture is named
-    `pg_database`: this alias keeps the PostgreSQL half running."""
-    return pg_database
-
-
 def make_engine(app, database: Database, k: int) -> Engine:
     projections = [
         TimeTravel(checkpoint_every=k) if p.name == "time_travel" else p for p in all_projections()

@@ -143,3 +143,39 @@ def numbers(engine: Engine, thread_id: str) -> dict[str, str]:
         prefix = f"{result[parent]}." if parent in result else ""
         result[row["comment_id"]] = f"{prefix}{children[parent]}"
     return result
+
+
+def numbers_for(engine: Engine, thread_id: str, comment_ids) -> dict[str, str]:
+    """The numbers of a few comments only (four indexed reads, whatever the thread's
+    size): each comment's path, the nodes on those paths, and each node's rank among
+    its siblings (top-level by seq; replies within their root's subtree)."""
+    wanted = sorted({c for c in comment_ids if c})
+    if not wanted:
+        return {}
+    table = _comments(engine)
+    sql = engine.store.reader()
+    marks = ", ".join("?" * len(wanted))
+    rows = sql.execute(
+        f"SELECT comment_id, path FROM {table} WHERE thread_id = ? AND comment_id IN ({marks})",
+        (thread_id, *wanted),
+    ).all()
+    paths = {r["comment_id"]: [int(p) for p in r["path"].split("/")] for r in rows}
+    seqs = sorted({s for path in paths.values() for s in path})
+    if not seqs:
+        return {}
+    marks = ", ".join("?" * len(seqs))
+    rank: dict[int, int] = {}
+    for where in (
+        "b.depth = 0 AND a.depth = 0",
+        "a.depth > 0 AND b.root_seq = a.root_seq AND b.parent_id = a.parent_id",
+    ):
+        for r in sql.execute(
+            f"SELECT a.seq AS seq, COUNT(*) AS n FROM {table} a JOIN {table} b"
+            f" ON b.thread_id = a.thread_id AND b.seq <= a.seq AND {where}"
+            f" WHERE a.thread_id = ? AND a.seq IN ({marks}) GROUP BY a.seq",
+            (thread_id, *seqs),
+        ).all():
+            rank[int(r["seq"])] = int(r["n"])
+    return {
+        cid: ".".join(str(rank.get(s, "?")) for s in path) for cid, path in paths.items()
+    }
