@@ -1,16 +1,24 @@
-"""The time slider of a thread page: the thread's change points, and the thread as it
-was at one of them. Both come from projections built for it (projections.audit_log's
-timeline and projections.time_travel), imported where used."""
+"""The time slider of a thread page: the range of the thread's change points, the
+latest few of them, and the thread as it was at one of them. Both come from
+projections built for it (projections.audit_log's timeline and
+projections.time_travel), imported where used.
+
+A page never reads every change point: it renders the slider's range (how many
+points, the first and last positions), the labels of the latest LATEST_POINTS (and
+of the point shown), and the script reads the others on demand from the JSON API
+(`GET /api/v1/threads/{id}/timeline`). Without JavaScript the form sends the index
+of a change (`?step=`), which `position_at` turns into a log position.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from projections import queries
 from projections.engine import Engine
-from web.pages.locate import numbers
+from projections.queries import PageRequest
+from web.pages.locate import numbers_for
 
-MAX_POINTS = 2000  # the slider covers a thread's latest changes, up to this many
+LATEST_POINTS = 50  # change points rendered in the page (the script reads the others)
 
 WORDS = {
     "Thread.Opened": "the thread was opened",
@@ -26,31 +34,96 @@ WORDS = {
 MODERATION = ("Comment.Hidden", "Comment.Restored")
 
 
-def change_points(engine: Engine, thread_id: str, moderator: bool = False) -> list[dict[str, Any]]:
-    """[{position, at, label}] oldest first; the last one is the live thread."""
-    from projections.audit_log import timeline
-
-    numbered = numbers(engine, thread_id)
-    points: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = timeline(engine, thread_id, cursor=cursor, limit=1000, moderator=moderator)
-        for entry in page["entries"]:
-            kind = entry["kind"]
-            actor = (entry.get("actor") or {}).get("name") or "someone"
-            if kind in MODERATION and not moderator:
-                actor = "a moderator"
-            template = WORDS.get(kind, kind)
-            label = template.format(who=actor, number=numbered.get(entry["comment_id"], "?"))
-            label = label[:1].upper() + label[1:]
-            points.append({"position": entry["position"], "at": entry["at"], "label": label})
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    return points[-MAX_POINTS:]
+def _events(engine: Engine) -> str:
+    return engine.tables("audit").events
 
 
-def thread_as_of(engine: Engine, thread_id: str, req: queries.PageRequest, position: int):
+def _labelled(
+    engine: Engine, thread_id: str, entries: list[dict], moderator: bool
+) -> list[dict[str, Any]]:
+    numbered = numbers_for(engine, thread_id, [e["comment_id"] for e in entries])
+    points = []
+    for entry in entries:
+        kind = entry["type"]
+        actor = (entry.get("actor") or {}).get("name") or "someone"
+        if kind in MODERATION and not moderator:
+            actor = "a moderator"
+        template = WORDS.get(kind, kind)
+        label = template.format(who=actor, number=numbered.get(entry["comment_id"], "?"))
+        label = label[:1].upper() + label[1:]
+        points.append({"position": entry["position"], "at": entry["at"], "label": label})
+    return points
+
+
+def slider(
+    engine: Engine, thread_id: str, moderator: bool = False, at: int | None = None
+) -> dict[str, Any]:
+    """{count, first, last, current (index), point (the current one), points (the
+    latest few, each with its index)}: a handful of indexed reads."""
+    from projections.audit_log import audit_page
+
+    sql = engine.store.reader()
+    table = _events(engine)
+    row = sql.execute(
+        f"SELECT COUNT(*) AS n, MIN(position) AS first, MAX(position) AS last FROM {table}"
+        " WHERE thread_id = ?",
+        (thread_id,),
+    ).one()
+    count = int(row["n"] or 0) if row else 0
+    result: dict[str, Any] = {"count": count, "first": None, "last": None, "current": 0}
+    result.update(point=None, points=[])
+    if count == 0:
+        return result
+    result.update(first=row["first"], last=row["last"], current=count - 1)
+    latest = audit_page(
+        engine, thread_id=thread_id, limit=LATEST_POINTS, newest_first=True, moderator=moderator
+    )["entries"][::-1]
+    entries = list(latest)
+    current_entry = latest[-1]
+    if at is not None:
+        before = sql.execute(
+            f"SELECT COUNT(*) AS n FROM {table} WHERE thread_id = ? AND position <= ?",
+            (thread_id, at),
+        ).scalar()
+        result["current"] = max(0, int(before or 0) - 1)
+        older = audit_page(
+            engine, thread_id=thread_id, cursor=at + 1, limit=1, newest_first=True,
+            moderator=moderator,
+        )["entries"]
+        if older:
+            current_entry = older[0]
+            if all(e["position"] != current_entry["position"] for e in entries):
+                entries.append(current_entry)
+        else:
+            current_entry = entries[0]
+    labelled = {p["position"]: p for p in _labelled(engine, thread_id, entries, moderator)}
+    start = count - len(latest)
+    result["points"] = [
+        {**labelled[e["position"]], "index": start + i} for i, e in enumerate(latest)
+    ]
+    result["point"] = labelled[current_entry["position"]]
+    return result
+
+
+def position_at(engine: Engine, thread_id: str, index: int) -> tuple[int, bool] | None:
+    """(position, is the latest) of the index-th (0-based, clamped) change point."""
+    sql = engine.store.reader()
+    table = _events(engine)
+    count = int(
+        sql.execute(f"SELECT COUNT(*) AS n FROM {table} WHERE thread_id = ?", (thread_id,)).scalar()
+        or 0
+    )
+    if count == 0:
+        return None
+    index = min(max(index, 0), count - 1)
+    position = sql.execute(
+        f"SELECT position FROM {table} WHERE thread_id = ? ORDER BY position LIMIT 1 OFFSET ?",
+        (thread_id, index),
+    ).scalar()
+    return int(position), index == count - 1
+
+
+def thread_as_of(engine: Engine, thread_id: str, req: PageRequest, position: int):
     """The thread page as it was at a log position, with "as_of": {position, at}."""
     from projections.time_travel import thread_page_as_of
 
