@@ -121,6 +121,9 @@ class Projection:
     # Logical table name -> CREATE TABLE statement with {table} placeholders.
     ddl: ClassVar[dict[str, str]] = {}
     indexes: ClassVar[list[str]] = []
+    # Indexes that only reads use (no handler needs them): a rebuild creates them
+    # after its bulk catch-up, in one sort each, instead of maintaining them row by row.
+    read_indexes: ClassVar[list[str]] = []
     # True: handlers receive the stored record (the library's Notification: position,
     # originator id and version, topic, state bytes) instead of the decoded domain event,
     # for read models over the records themselves (the hash chain).
@@ -138,9 +141,16 @@ class Projection:
     def tables(self, generation: int) -> Tables:
         return Tables(self.ddl, self.prefix, generation)
 
-    def create_statements(self, generation: int) -> list[str]:
+    def create_statements(self, generation: int, read_indexes: bool = True) -> list[str]:
         names = self.tables(generation).names
-        return [sql.format(**names) for sql in [*self.ddl.values(), *self.indexes]]
+        statements = [*self.ddl.values(), *self.indexes]
+        if read_indexes:
+            statements += self.read_indexes
+        return [sql.format(**names) for sql in statements]
+
+    def read_index_statements(self, generation: int) -> list[str]:
+        names = self.tables(generation).names
+        return [sql.format(**names) for sql in self.read_indexes]
 
     def drop_statements(self, generation: int) -> list[str]:
         return [f"DROP TABLE IF EXISTS {name}" for name in self.tables(generation).names.values()]
@@ -303,8 +313,10 @@ class Engine:
                         (projection.name,),
                     )
 
-    def _create_generation(self, sql: Sql, projection: Projection, generation: int) -> None:
-        for statement in projection.create_statements(generation):
+    def _create_generation(
+        self, sql: Sql, projection: Projection, generation: int, read_indexes: bool = True
+    ) -> None:
+        for statement in projection.create_statements(generation, read_indexes):
             sql.execute(statement)
         sql.execute(
             "INSERT INTO projection_tracking (name, generation, position) VALUES (?, ?, 0)"

@@ -2,7 +2,8 @@
 
 1. A new generation is created (tables `prefix_table_N`, a tracking row at 0), or the
    pending one is continued: a generation above the serving one is a rebuild that
-   was interrupted, and its tracking row says how far it got.
+   was interrupted, and its tracking row says how far it got. Indexes that only
+   reads use (`read_indexes`) are created after the bulk catch-up, in one go.
 2. The new generation catches up page by page (each page is one transaction under
    that generation's lock, exactly like a worker's), while the old one keeps serving
    reads and being caught up by the workers.
@@ -23,10 +24,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from projections.engine import PAGE_SIZE, Engine
+from projections.engine import Engine
 
 # Tables of old generations stay this long after the switch (seconds).
 DROP_GRACE = 2.0
+# Events per transaction of a rebuild: bigger pages than a worker's (fewer statements
+# per event: a page's changes to a thread or a comment are written once).
+REBUILD_PAGE_SIZE = 2000
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def plan(engine: Engine, name: str) -> Plan:
             generation = max(above)
         else:
             generation = max([serving, *known]) + 1
-            engine._create_generation(sql, projection, generation)
+            engine._create_generation(sql, projection, generation, read_indexes=False)
         position = engine._position(sql, name, generation)
     head = engine.app.recorder.max_notification_id() or 0
     return Plan(name, serving, generation, resumed, position, head)
@@ -98,7 +102,7 @@ def rebuild(
     engine: Engine,
     name: str,
     *,
-    page_size: int = PAGE_SIZE,
+    page_size: int = REBUILD_PAGE_SIZE,
     on_plan: Callable[[Plan], None] | None = None,
     on_page: Callable[[int, int], None] | None = None,
     grace: float = DROP_GRACE,
@@ -113,6 +117,7 @@ def rebuild(
     applied = engine.catch_up(
         name, generation=planned.generation, page_size=page_size, on_page=on_page
     )
+    create_read_indexes(engine, name, planned.generation)
     old, final_applied, position = switch(engine, name, planned.generation, page_size=page_size)
     if drop and old != planned.generation:
         if grace > 0:
@@ -129,8 +134,18 @@ def rebuild(
     )
 
 
+def create_read_indexes(engine: Engine, name: str, generation: int) -> None:
+    """The indexes only reads use, built in one go on the filled tables (the new
+    generation serves no reads yet; its writer is this rebuild)."""
+    statements = engine.projections[name].read_index_statements(generation)
+    if statements:
+        with engine.store.transaction(lock=engine.lock_name(name, generation)) as sql:
+            for statement in statements:
+                sql.execute(statement)
+
+
 def switch(
-    engine: Engine, name: str, generation: int, *, page_size: int = PAGE_SIZE
+    engine: Engine, name: str, generation: int, *, page_size: int = REBUILD_PAGE_SIZE
 ) -> tuple[int, int, int]:
     """Atomically make `generation` the serving one, after catching it up to the head
     inside the same transaction. Returns (old generation, events applied, position)."""

@@ -76,9 +76,12 @@ class ThreadView(BatchProjection):
             role TEXT NOT NULL)""",
     }
     indexes = [
+        # The handlers update ancestors' counts by (thread, seq).
+        "CREATE UNIQUE INDEX IF NOT EXISTS {comments}_seq ON {comments} (thread_id, seq)",
+    ]
+    read_indexes = [
         "CREATE INDEX IF NOT EXISTS {comments}_top ON {comments} (thread_id, depth, seq)",
         "CREATE INDEX IF NOT EXISTS {comments}_tree ON {comments} (thread_id, root_seq, path)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS {comments}_seq ON {comments} (thread_id, seq)",
         "CREATE INDEX IF NOT EXISTS {threads}_activity ON {threads} (last_activity_at, thread_id)",
     ]
 

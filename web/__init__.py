@@ -6,16 +6,48 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
 
 from web.config import WebConfig
 from web.errors import register_error_handlers
 from web.runtime import Runtime
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+API_PREFIX = "/api/"
+UNLIMITED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@limiter.request_filter
+def _not_a_write() -> bool:
+    """Only writes are rate limited (every limited view is a POST, PATCH or DELETE, or a
+    page's POST): a read never reaches the limiter's storage, not even its health check
+    while Redis is down."""
+    return request.method in UNLIMITED_METHODS
+
+
+class LazyMemoryStorage(MemoryStorage):
+    """`memory://` without a Timer thread per hit: limits' MemoryStorage starts a new
+    `threading.Timer` on every hit whose previous one (10 ms) has ended, only to free
+    the memory of expired keys; `get()`, which `incr()` calls first, already drops an
+    expired counter, so the limits stay exact. Expired keys and moving-window events
+    are swept inline every `SWEEP_EVERY` hits instead."""
+
+    STORAGE_SCHEME = ["lazy-memory"]
+    SWEEP_EVERY = 1000
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options):
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._hits = 0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces the Timer thread
+        self._hits += 1
+        if self._hits % self.SWEEP_EVERY == 0:
+            self._MemoryStorage__expire_events()
 
 
 def create_app(config: WebConfig | None = None) -> Flask:
@@ -24,7 +56,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_body_bytes,
-        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=config.redis_url or "lazy-memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not fail writes
         # ... and limits still hold meanwhile, counted in this process's memory.
@@ -56,4 +88,21 @@ def create_app(config: WebConfig | None = None) -> Flask:
     from web.pages import register_pages  # HTML pages; CSRF on every form POST
 
     register_pages(app)
+    _no_session_for_api(app)
     return app
+
+
+def _no_session_for_api(app: Flask) -> None:
+    """The pages' session (a signed cookie holding the CSRF secret) is not opened for
+    /api/ requests: the API authenticates by token (or reads the token cookie
+    directly), never through the session. They get Flask's null session, which is
+    never saved (no Set-Cookie)."""
+    pages_interface = type(app.session_interface)
+
+    class ApiWithoutSession(pages_interface):
+        def open_session(self, app, request):
+            if request.path.startswith(API_PREFIX):
+                return self.make_null_session(app)
+            return super().open_session(app, request)
+
+    app.session_interface = ApiWithoutSession()

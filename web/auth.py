@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import g, request
+import threading
+from collections import OrderedDict
+
+from flask import current_app, g, request
 
 from domain.errors import NotAuthenticated
 from domain.model import Author
@@ -31,6 +34,52 @@ def token_from_request() -> str | None:
 _token_from_request = token_from_request  # the old name
 
 
+class AuthorCache:
+    """Token -> Author, for the tokens that authenticated (never a failure), least
+    recently used dropped beyond `size`. Safe because nothing changes an author once
+    registered: Author has no event but Registered, so its name, role and token hash
+    are fixed (if a revocation or role change is ever added, this cache must go or get
+    a TTL). Keyed by the whole token, so that a wrong secret never matches. One per app
+    (`app.extensions`), that is one per process in a deployment."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Author] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Author | None:
+        with self._lock:
+            author = self._items.get(token)
+            if author is not None:
+                self._items.move_to_end(token)
+            return author
+
+    def put(self, token: str, author: Author) -> None:
+        with self._lock:
+            self._items[token] = author
+            self._items.move_to_end(token)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _author_cache() -> AuthorCache:
+    cache = current_app.extensions.get("discuss_authors")
+    if cache is None:
+        cache = current_app.extensions.setdefault("discuss_authors", AuthorCache())
+    return cache
+
+
+def authenticate(token: str) -> Author:
+    """The author of `token` (NotAuthenticated if none), from the cache when it
+    authenticated before in this process."""
+    cache = _author_cache()
+    author = cache.get(token)
+    if author is None:
+        author = runtime().services.app.authenticate(token)
+        cache.put(token, author)
+    return author
+
+
 def current_author() -> Author | None:
     """The signed-in author, or None for an anonymous request. A bad token is a 401."""
     if "author" not in g:
@@ -38,7 +87,7 @@ def current_author() -> Author | None:
         author = None
         if token:
             try:
-                author = runtime().services.app.authenticate(token)
+                author = authenticate(token)
             except NotAuthenticated as error:
                 raise ApiError(
                     401, "unauthenticated", error.message, headers={"WWW-Authenticate": "Bearer"}

@@ -12,13 +12,15 @@ import click
 
 from domain.settings import Database
 from projections.engine import ProjectionFailed
-from projections.rebuild import Plan, rebuild
+from projections.rebuild import REBUILD_PAGE_SIZE, Plan, rebuild
 
 
 @click.command("rebuild")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Rebuild every projection.")
-@click.option("--page-size", default=500, show_default=True, help="Events per transaction.")
+@click.option(
+    "--page-size", default=REBUILD_PAGE_SIZE, show_default=True, help="Events per transaction."
+)
 @click.option(
     "--grace",
     default=2.0,

@@ -167,13 +167,75 @@ def test_a_forged_token_does_not_use_up_its_authors_budget(app_factory, member, 
     assert ok.status_code == 201
 
 
-def test_reads_are_limited_per_address_but_health_is_not(app_factory, thread):
-    client = app_factory(read_rate_limit="2 per minute").test_client()
+def test_reads_are_not_rate_limited_and_never_touch_the_limiter(
+    app_factory, member, thread, monkeypatch
+):
+    from web import limiter
+
+    client = app_factory(
+        read_rate_limit="2 per minute", write_rate_limit="2 per minute"
+    ).test_client()
+    storage = limiter.storage  # this app's (the limiter is shared; init_app replaces it)
+    touched: list[str] = []
+    for name in ("incr", "get", "get_expiry", "check", "clear", "acquire_entry"):
+        original = getattr(storage, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            touched.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(storage, name, spy)
     url = f"{API}/threads/{thread['id']}"
-    client.get(url)
-    client.get(url)
-    assert_error(client.get(url), 429)
+    for _ in range(5):
+        response = client.get(url, headers=member.headers)
+        assert response.status_code == 200
+        assert not [h for h, _ in response.headers if h.startswith("X-RateLimit")]
+    assert client.get(f"{API}/threads").status_code == 200
     assert all(client.get(f"{API}/health").status_code == 200 for _ in range(4))
+    assert touched == []
+    # Writes still count (and are refused beyond the limit).
+    statuses = [
+        client.post(f"{url}/comments", json={"text": "x"}, headers=member.headers).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [201, 201, 429] and touched
+
+
+def test_the_in_process_limiter_starts_no_thread_per_hit(app_factory, member, thread):
+    import threading
+
+    from web import LazyMemoryStorage, limiter
+
+    client = app_factory(write_rate_limit="100 per minute").test_client()
+    assert isinstance(limiter.storage, LazyMemoryStorage)
+    url = f"{API}/threads/{thread['id']}/comments"
+    assert client.post(url, json={"text": "x"}, headers=member.headers).status_code == 201
+    before = threading.active_count()
+    for _ in range(3):
+        assert client.post(url, json={"text": "x"}, headers=member.headers).status_code == 201
+    assert threading.active_count() <= before
+
+
+def test_lazy_memory_storage_still_expires_counters_and_sweeps():
+    import time
+
+    from limits import RateLimitItemPerSecond
+    from limits.strategies import FixedWindowRateLimiter
+
+    from web import LazyMemoryStorage
+
+    storage = LazyMemoryStorage()
+    limiter = FixedWindowRateLimiter(storage)
+    item = RateLimitItemPerSecond(2)
+    assert [limiter.hit(item, "k") for _ in range(3)] == [True, True, False]
+    time.sleep(1.05)
+    assert limiter.hit(item, "k")  # the window expired
+    for n in range(LazyMemoryStorage.SWEEP_EVERY):
+        storage.incr(f"short-{n}", 0.001)
+    time.sleep(0.01)
+    for _ in range(LazyMemoryStorage.SWEEP_EVERY):
+        storage.incr("live", 60)
+    assert not [key for key in storage.storage if key.startswith("short-")]  # swept
 
 
 def test_a_500_is_logged_with_the_request_id_it_answers(flask_app, caplog):

@@ -202,6 +202,22 @@ def test_time_slider_goes_back_and_returns_to_live(new_context):
     )
 
 
+def test_time_slider_reads_older_points_from_the_api(new_context):
+    page = new_context().new_page()  # anonymous: the page comes from the page cache
+    page.goto(THREAD_PATH)
+    with page.expect_response(re.compile(r"/api/v1/threads/[^/]+/timeline")) as answer:
+        page.locator("#timeline summary").click()  # opening the box reads the points
+    assert answer.value.ok
+    slider = page.locator("#timeline-step")
+    slider.focus()
+    page.keyboard.press("Home")  # the very first change: the thread was opened
+    expect(page.locator("#timeline-point")).to_contain_text("The thread was opened")
+    expect(page.locator("#timeline-index")).to_have_text("1")
+    expect(page.locator(".as-of-banner")).to_contain_text("You are viewing this thread as it was")
+    expect(page).to_have_url(re.compile(r"\?at=\d+"))
+    expect(page.locator("li.comment")).to_have_count(0)
+
+
 def test_script_payload_is_shown_as_inert_text(new_context):
     page = new_context().new_page()
     dialogs = []

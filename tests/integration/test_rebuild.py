@@ -48,6 +48,14 @@ def table_names(engine) -> set[str]:
     return {r["name"] for r in engine.store.reader().execute(sql).all()}
 
 
+def index_names(engine) -> set[str]:
+    if engine.store.postgres:
+        sql = "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index'"
+    return {r["name"] for r in engine.store.reader().execute(sql).all()}
+
+
 def every_kind_of_event(app) -> None:
     """Retractions, hiding, restoring, locking and retitling on top of a workload."""
     ann = app.register_author("Ann").author_id
@@ -111,6 +119,10 @@ def test_rebuild_serves_the_old_tables_until_an_atomic_switch(app, engine):
     assert done.position == app.head_position() == engine.position("threads")
     assert generations(engine, "threads") == [2]
     assert not any(name.endswith("_1") and name.startswith("tv_") for name in table_names(engine))
+    # The indexes only reads use were built after the bulk catch-up, before the switch.
+    assert {"tv_comments_2_top", "tv_comments_2_tree", "tv_threads_2_activity"} <= index_names(
+        engine
+    )
     assert (
         queries.thread_page(engine, thread_id, PageRequest(limit=5))["comments"]
         == (before["comments"])

@@ -161,3 +161,42 @@ def test_time_slider_shows_the_thread_as_it_was(client, flask_app):
     response = client.get(f"{THREAD_URL}?step=3")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"?at={positions[3]}")
+
+
+def test_slider_renders_its_range_and_only_the_latest_points(client, flask_app):
+    from web.pages.timeline import LATEST_POINTS
+
+    writer = flask_app.test_client()
+    sign_in(writer, "Busy")
+    ids = [posted(writer, flask_app, f"Comment number {i}.") for i in range(LATEST_POINTS)]
+    total = 29 + LATEST_POINTS  # opened, 28 seed comments, Busy's comments
+    html = page(client, THREAD_URL)  # anonymous
+    assert f'data-count="{total}"' in html and f'max="{total - 1}"' in html
+    indexes = [int(i) for i in re.findall(r'<li data-position="\d+" data-index="(\d+)"', html)]
+    assert indexes == list(range(total - LATEST_POINTS, total))
+    labels = re.findall(r'data-readable="[^"]+">([^<]+)</li>', html)
+    assert labels[-1].startswith("Busy posted comment ")
+    assert labels[-1] == f"Busy posted comment {7 + len(ids)}"  # 7 seeded top-level comments
+    # Without JavaScript, an index older than the rendered points still works.
+    response = client.get(f"{THREAD_URL}?step=2")
+    assert response.status_code == 302 and "?at=" in response.headers["Location"]
+    past = page(client, response.headers["Location"])
+    assert "You are viewing this thread as it was on" in past
+    assert 'value="2"' in past and len(numbered(past)) == 2
+    assert client.get(f"{THREAD_URL}?step={total + 5}").headers["Location"].endswith(THREAD_URL)
+
+
+def test_anonymous_page_cache_follows_changes(client, flask_app):
+    first = client.get(THREAD_URL)
+    etag = first.headers["ETag"]
+    assert client.get(THREAD_URL).headers["ETag"] == etag
+    writer = flask_app.test_client()
+    sign_in(writer, "Late")
+    posted(writer, flask_app, "A brand new remark.")
+    fresh = client.get(THREAD_URL, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
+    assert "A brand new remark." in fresh.get_data(as_text=True)
+    assert "csrf_token" not in fresh.get_data(as_text=True)
+    # The writer sees their own controls, never the anonymous copy.
+    own = page(writer, THREAD_URL)
+    assert "Signed in as" in own and "csrf_token" in own

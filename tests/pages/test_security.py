@@ -145,8 +145,20 @@ def test_no_open_redirect_after_sign_in(client):
 
 
 def test_pages_are_not_cached_by_shared_caches(client):
+    # Anonymous thread pages hold nothing per viewer (no name, no CSRF token): they
+    # may be shared, revalidated by ETag, and vary on the cookie.
+    anonymous = client.get(THREAD_URL)
+    assert anonymous.headers["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert "Cookie" in anonymous.headers["Vary"] and anonymous.headers["ETag"]
+    assert "csrf_token" not in anonymous.get_data(as_text=True)
+    assert re.search(r"frame-ancestors 'none'", anonymous.headers["Content-Security-Policy"])
+    again = client.get(THREAD_URL, headers={"If-None-Match": anonymous.headers["ETag"]})
+    assert again.status_code == 304
+    # Pages that carry the viewer's name, controls and a CSRF token never are.
+    sign_in(client, "Private")
     response = client.get(THREAD_URL)
     assert "private" in response.headers["Cache-Control"]
+    assert "ETag" not in response.headers
     assert re.search(r"frame-ancestors 'none'", response.headers["Content-Security-Policy"])
 
 

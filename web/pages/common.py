@@ -95,6 +95,17 @@ def wrote(position: int) -> bool:
     return rt.wait_for(position)
 
 
+def comment_links() -> dict[str, tuple[str, str]]:
+    """URL prefixes and suffixes of a comment's links, built once per render (url_for
+    per link costs more than the rest of a comment): the macro puts the id between."""
+    marker = "00000000-0000-0000-0000-000000000000"
+    out = {}
+    for name in ("comment_permalink", "history", "reply", "edit", "retract", "hide", "restore"):
+        head, _, tail = url_for(f"pages.{name}", comment_id=marker).partition(marker)
+        out[name] = (head, tail)
+    return out
+
+
 def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to go back to; anything else (another host, a scheme) is refused."""
     if not value:

@@ -54,3 +54,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(readable_time, "readable_time")
     app.add_template_filter(exact_time, "exact_time")
     app.add_template_global(plural, "plural")
+    from web.pages.common import comment_links
+
+    app.add_template_global(comment_links, "comment_links")

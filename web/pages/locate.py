@@ -146,9 +146,12 @@ def numbers(engine: Engine, thread_id: str) -> dict[str, str]:
 
 
 def numbers_for(engine: Engine, thread_id: str, comment_ids) -> dict[str, str]:
-    """The numbers of a few comments only (four indexed reads, whatever the thread's
-    size): each comment's path, the nodes on those paths, and each node's rank among
-    its siblings (top-level by seq; replies within their root's subtree)."""
+    """The numbers of a few comments only, in three indexed reads whatever the thread's
+    size: the comments' paths; the top-level seqs up to the latest one needed (a
+    top-level comment's number is its rank by seq); the rows of the subtrees involved
+    (a reply's number is its rank among its parent's replies)."""
+    from bisect import bisect_right
+
     wanted = sorted({c for c in comment_ids if c})
     if not wanted:
         return {}
@@ -160,22 +163,29 @@ def numbers_for(engine: Engine, thread_id: str, comment_ids) -> dict[str, str]:
         (thread_id, *wanted),
     ).all()
     paths = {r["comment_id"]: [int(p) for p in r["path"].split("/")] for r in rows}
-    seqs = sorted({s for path in paths.values() for s in path})
-    if not seqs:
+    if not paths:
         return {}
-    marks = ", ".join("?" * len(seqs))
-    rank: dict[int, int] = {}
-    for where in (
-        "b.depth = 0 AND a.depth = 0",
-        "a.depth > 0 AND b.root_seq = a.root_seq AND b.parent_id = a.parent_id",
-    ):
+    roots = sorted({path[0] for path in paths.values()})
+    tops = [
+        int(r["seq"])
         for r in sql.execute(
-            f"SELECT a.seq AS seq, COUNT(*) AS n FROM {table} a JOIN {table} b"
-            f" ON b.thread_id = a.thread_id AND b.seq <= a.seq AND {where}"
-            f" WHERE a.thread_id = ? AND a.seq IN ({marks}) GROUP BY a.seq",
-            (thread_id, *seqs),
+            f"SELECT seq FROM {table} WHERE thread_id = ? AND depth = 0 AND seq <= ? ORDER BY seq",
+            (thread_id, roots[-1]),
+        ).all()
+    ]
+    rank = {seq: bisect_right(tops, seq) for seq in roots}
+    if any(len(path) > 1 for path in paths.values()):
+        deep_roots = sorted({path[0] for path in paths.values() if len(path) > 1})
+        marks = ", ".join("?" * len(deep_roots))
+        siblings: dict[str, list[int]] = {}
+        for r in sql.execute(
+            f"SELECT parent_id, seq FROM {table} WHERE thread_id = ? AND root_seq IN ({marks})"
+            " AND depth > 0",
+            (thread_id, *deep_roots),
         ).all():
-            rank[int(r["seq"])] = int(r["n"])
-    return {
-        cid: ".".join(str(rank.get(s, "?")) for s in path) for cid, path in paths.items()
-    }
+            siblings.setdefault(r["parent_id"], []).append(int(r["seq"]))
+        for seqs in siblings.values():
+            seqs.sort()
+            for i, seq in enumerate(seqs, 1):
+                rank[seq] = i
+    return {cid: ".".join(str(rank.get(s, "?")) for s in path) for cid, path in paths.items()}

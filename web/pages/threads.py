@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from projections import queries
 from web.pages import bp, forms
 from web.pages.common import (
     PAGE_LIMIT,
     SUBTREE_LIMIT,
+    comment_links,
     engine,
     is_moderator,
     page_request,
@@ -23,7 +24,7 @@ from web.pages.common import (
     viewer_id,
 )
 from web.pages.locate import cursor_for, place, url_of
-from web.pages.timeline import change_points, thread_as_of
+from web.pages.timeline import position_at, slider, thread_as_of
 
 THREADS_PER_PAGE = 20
 
@@ -50,6 +51,7 @@ def comment_context(thread: dict, read_only: bool = False) -> dict[str, Any]:
         "locked": thread["locked"],
         "read_only": read_only,
         "thread_id": thread["id"],
+        "links": comment_links(),
     }
 
 
@@ -127,7 +129,7 @@ def render_thread(
         prev_url = thread_url(thread, **params, **extra)
     if form is None and viewer() is not None and not thread["locked"] and at is None:
         form = new_comment_form(thread)
-    points = change_points(eng, thread_id, moderator=is_moderator())
+    timeline = slider(eng, thread_id, moderator=is_moderator(), at=as_of and as_of["position"])
     body = render_template(
         "thread.html",
         thread=thread,
@@ -141,11 +143,72 @@ def render_thread(
         ctx=comment_context(thread, read_only=at is not None),
         notice=notice,
         as_of=as_of,
-        points=points,
+        timeline=timeline,
         live_url=thread_url(thread),
         thread_url=thread_url,
     )
     return body, status
+
+
+def _anonymous() -> bool:
+    """No sign-in cookie at all (a stale one is cleared by a fresh render)."""
+    from web.auth import COOKIE_NAME
+
+    return COOKIE_NAME not in request.cookies and "Authorization" not in request.headers
+
+
+PAGE_CACHE_SIZE = 64  # rendered pages kept per app (a long thread's page is ~200 KiB)
+
+
+def _pages():
+    """This app's cache of anonymous thread pages, apart from the JSON bodies so that
+    pages never push them out."""
+    from flask import current_app
+
+    from web.api.caching import BodyCache
+
+    cache = current_app.extensions.get("discuss_pages")
+    if cache is None:
+        cache = current_app.extensions.setdefault("discuss_pages", BodyCache(PAGE_CACHE_SIZE))
+    return cache
+
+
+class _Uncached(Exception):
+    def __init__(self, text: str, status: int):
+        super().__init__(status)
+        self.text, self.status = text, status
+
+
+def _cacheable_page(thread_id: str, render) -> Response:
+    """The anonymous thread page, from the per-app byte cache, with an ETag (304 on
+    If-None-Match). Keyed by the thread row's last position, the projection's
+    generation and the whole query; pages with a form or a CSRF token are never kept."""
+    from web.api.caching import CACHE_CONTROL, make_etag, not_modified
+
+    eng = engine()
+    row = queries.thread_row(eng, thread_id)
+    last = row["last_position"]
+    # The slider comes from the audit projection: keep the page only once it has
+    # caught up with the thread's view.
+    if eng.position("audit") < last:
+        body, status = render()
+        return Response(body, status=status, mimetype="text/html")
+    etag = make_etag("thread-page", thread_id, last, eng.generation("threads"), request.full_path)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Cookie, Authorization"}
+    if not_modified(etag):
+        return Response(status=304, headers=headers)
+
+    def build() -> bytes:
+        text, status = render()
+        if status != 200 or "csrf_token" in text or g.get("clear_token_cookie"):
+            raise _Uncached(text, status)
+        return text.encode()
+
+    try:
+        body = _pages().get_or_build(etag, build)
+    except _Uncached as kept:
+        return Response(kept.text, status=kept.status, mimetype="text/html")
+    return Response(body, mimetype="text/html", headers=headers)
 
 
 @bp.get("/t/<path:ref>")
@@ -157,12 +220,14 @@ def thread(ref: str):
     step = request.args.get("step", type=int)
     if step is not None and at is None:
         # The slider's form without JavaScript sends the index of a change point.
-        points = change_points(engine(), thread_id)
-        if points:
-            chosen = points[min(max(step, 0), len(points) - 1)]
-            if chosen is points[-1]:
+        chosen = position_at(engine(), thread_id, step)
+        if chosen is not None:
+            position, latest = chosen
+            if latest:
                 return redirect(url_for("pages.thread", ref=ref))
-            return redirect(url_for("pages.thread", ref=ref, at=chosen["position"]))
+            return redirect(url_for("pages.thread", ref=ref, at=position))
+    if notice is None and at is None and _anonymous():
+        return _cacheable_page(thread_id, lambda: render_thread(thread_id, cursor=cursor))
     return render_thread(thread_id, cursor=cursor, notice=notice, at=at)
 
 

@@ -87,7 +87,11 @@ def slider(
         ).scalar()
         result["current"] = max(0, int(before or 0) - 1)
         older = audit_page(
-            engine, thread_id=thread_id, cursor=at + 1, limit=1, newest_first=True,
+            engine,
+            thread_id=thread_id,
+            cursor=at + 1,
+            limit=1,
+            newest_first=True,
             moderator=moderator,
         )["entries"]
         if older:
