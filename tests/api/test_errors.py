@@ -172,9 +172,10 @@ def test_reads_are_not_rate_limited_and_never_touch_the_limiter(
 ):
     from web import limiter
 
-    client = app_factory(
-        read_rate_limit="2 per minute", write_rate_limit="2 per minute"
-    ).test_client()
+    flask_app = app_factory(read_rate_limit="2 per minute", write_rate_limit="2 per minute")
+    client = flask_app.test_client()
+    # Its before_request hook (app-wide limits; the project has none) is skipped on reads.
+    assert limiter._check_request_limit not in flask_app.before_request_funcs[None]
     storage = limiter.storage  # this app's (the limiter is shared; init_app replaces it)
     touched: list[str] = []
     for name in ("incr", "get", "get_expiry", "check", "clear", "acquire_entry"):

@@ -67,10 +67,10 @@ _changed_schema = Changed()
 def get_comment(comment_id):
     comment_id = str(comment_id)
     args = load_query(_thread_query)
+    moderator = is_moderator()  # a bad token is a 401 first, whether or not the comment exists
     wait_for_position(args["min_position"])
     eng = engine()
     thread_id, last_position = comment_etag_parts(eng, comment_id)
-    moderator = is_moderator()
     req = queries.PageRequest(
         limit=args["limit"],
         cursor=args["cursor"],

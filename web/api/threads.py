@@ -58,10 +58,10 @@ def thread_response(thread_id: str):
     if "as_of" in request.args or "at" in request.args:  # time travel: web/api/history.py
         return thread_as_of_response(thread_id)
     args = load_query(_thread_query)
+    moderator = is_moderator()  # a bad token is a 401 first, whether or not the thread exists
     wait_for_position(args["min_position"])
     eng = engine()
     row = queries.thread_row(eng, thread_id)
-    moderator = is_moderator()
     req = queries.PageRequest(
         limit=args["limit"],
         cursor=args["cursor"],
