@@ -44,7 +44,6 @@ class WebConfig:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
     write_rate_limit: str = "30 per minute"
-    read_rate_limit: str = "600 per minute"
     read_wait_seconds: float = 5.0
     history_policy: str = "public"  # or "restricted": the author and moderators only
     embedded_runner: bool = True
@@ -63,7 +62,6 @@ class WebConfig:
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             max_body_bytes=int(os.environ.get("DISCUSS_MAX_BODY_BYTES") or 64 * 1024),
             write_rate_limit=os.environ.get("DISCUSS_WRITE_RATE_LIMIT") or "30 per minute",
-            read_rate_limit=os.environ.get("DISCUSS_READ_RATE_LIMIT") or "600 per minute",
             read_wait_seconds=float(os.environ.get("DISCUSS_READ_WAIT_SECONDS") or 5.0),
             history_policy=os.environ.get("DISCUSS_HISTORY_POLICY") or "public",
             # Without Redis, the web process keeps the projections up to date itself.

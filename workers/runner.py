@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 
 from projections.engine import Engine, ProjectionFailed
 
 log = logging.getLogger(__name__)
+
+# Runners alive in this process, so that closing shared connections can stop them first.
+_live: weakref.WeakSet[BackgroundRunner] = weakref.WeakSet()
+
+
+def stop_all_runners() -> None:
+    for runner in list(_live):
+        runner.stop()
 
 
 class BackgroundRunner:
@@ -26,12 +35,14 @@ class BackgroundRunner:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="projection-runner", daemon=True)
             self._thread.start()
+            _live.add(self)
         return self
 
     def nudge(self) -> None:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
+        _live.discard(self)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

@@ -14,6 +14,7 @@ from domain.settings import Database
 from projections.engine import Engine
 from projections.registry import build_engine
 from projections.setup import open_application
+from workers.runner import stop_all_runners
 
 
 @dataclass
@@ -48,7 +49,9 @@ def services_for(database: Database | None = None) -> Services:
 
 
 def forget_services() -> None:
-    """Close and drop this process's services (tests, shutdown)."""
+    """Close and drop this process's services (tests, shutdown). Runner threads share
+    these connections, so they are stopped first."""
+    stop_all_runners()
     with _lock:
         for key in [k for k in _cache if k[0] == os.getpid()]:
             _cache.pop(key).close()

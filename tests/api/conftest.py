@@ -47,7 +47,6 @@ def make_app(database: Database, **overrides) -> Flask:
         redis_url=None,
         embedded_runner=True,
         write_rate_limit="10000 per minute",
-        read_rate_limit="10000 per minute",
         read_wait_seconds=5.0,
     )
     settings.update(overrides)

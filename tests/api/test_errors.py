@@ -172,7 +172,7 @@ def test_reads_are_not_rate_limited_and_never_touch_the_limiter(
 ):
     from web import limiter
 
-    flask_app = app_factory(read_rate_limit="2 per minute", write_rate_limit="2 per minute")
+    flask_app = app_factory(write_rate_limit="2 per minute")
     client = flask_app.test_client()
     # Its before_request hook (app-wide limits; the project has none) is skipped on reads.
     assert limiter._check_request_limit not in flask_app.before_request_funcs[None]

@@ -43,7 +43,6 @@ def flask_app(sqlite_database: Database, request) -> Iterator[Flask]:
         redis_url=None,
         embedded_runner=True,
         write_rate_limit="10000 per minute",
-        read_rate_limit="10000 per minute",
     )
     marker = request.node.get_closest_marker("app_settings")
     if marker:

@@ -13,7 +13,6 @@ from web.api.common import (
     config,
     json_body,
     json_response,
-    read_limits,
     services,
     write_limits,
 )
@@ -63,12 +62,10 @@ def register():
 
 
 @bp.get("/authors/me")
-@read_limits
 @operation(
     "The signed-in author",
     tags=["authors"],
     auth="required",
-    limited="read",
     responses={200: (AuthorOut, "Who the bearer token belongs to")},
 )
 def me():
@@ -79,12 +76,10 @@ def me():
 
 
 @bp.get("/authors/<uuid:author_id>")
-@read_limits
 @operation(
     "An author's public card",
     tags=["authors"],
     cached=True,
-    limited="read",
     responses={200: (AuthorOut, "The author")},
 )
 def get_author(author_id):

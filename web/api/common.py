@@ -160,11 +160,3 @@ write_limits = _compose(
         _write_limit, scope="writes-per-author", key_func=author_key, exempt_when=_preflight
     ),
 )
-
-
-def read_limits(view: Callable) -> Callable:
-    """Reads are not rate limited: only writes are (per address and per author). A
-    cached read costs less than the limiter's check would, and the limiter never sees
-    a GET at all (see `web.create_app`). Kept as a no-op decorator so that read views
-    written with it need no edit; new read views need not use it."""
-    return view

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app
 from projections import audit_log, diffs, queries, time_travel
 from projections.engine import Engine
 from web.api.caching import CACHE_CONTROL, cached_json
-from web.api.common import json_response, load_query, read_limits
+from web.api.common import json_response, load_query
 from web.api.reads import engine, wait_for_position
 from web.auth import current_author, is_moderator
 from web.errors import ApiError
@@ -203,14 +203,12 @@ def _entry(row: dict, names: dict[str, str], moderator: bool, withheld: bool) ->
 
 
 @bp.get("/comments/<uuid:comment_id>/history")
-@read_limits
 @operation(
     "Read every revision of a comment",
     tags=["history"],
     query=ReadQuery,
     auth="optional",
     cached=True,
-    limited="read",
     errors=(403,),
     responses={200: (CommentHistory, "Every version and change of state, oldest first")},
     description=(
@@ -255,14 +253,12 @@ def comment_history(comment_id):
 
 
 @bp.get("/comments/<uuid:comment_id>/diff")
-@read_limits
 @operation(
     "Compare two versions of a comment",
     tags=["history"],
     query=DiffQuery,
     auth="optional",
     cached=True,
-    limited="read",
     errors=(403,),
     responses={200: (CommentDiff, "A unified diff and word-level spans, from -> to")},
     description=(
@@ -355,13 +351,11 @@ def _known_thread(eng: Engine, thread_id: str) -> None:
 
 
 @bp.get("/threads/<uuid:thread_id>/timeline")
-@read_limits
 @operation(
     "Read a thread's timeline: every change, oldest first",
     tags=["history"],
     query=TimelineQuery,
     auth="optional",
-    limited="read",
     responses={200: (Timeline, "A page of change points; next_cursor reads on")},
     description=(
         "Each change point has its log position (pass it as `at` to read the thread as it"
@@ -392,13 +386,11 @@ def _point(eng: Engine, thread_id: str, value: int | datetime | None, default: i
 
 
 @bp.get("/threads/<uuid:thread_id>/changes")
-@read_limits
 @operation(
     "What changed in a thread between two points",
     tags=["history"],
     query=ChangesQuery,
     auth="optional",
-    limited="read",
     responses={200: (Changes, "Comments added, edited, retracted, hidden and restored")},
     description=(
         "`from` and `to` are log positions or RFC 3339 moments: the changes after `from`"

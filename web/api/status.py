@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, current_app
 from redis import Redis
 
-from web.api.common import config, json_response, read_limits
+from web.api.common import config, json_response
 from web.errors import STORE_UNAVAILABLE, store_breaker
 from web.openapi import operation
 from web.runtime import runtime
@@ -89,11 +89,9 @@ def health() -> Response:
 
 
 @bp.get("/projections")
-@read_limits
 @operation(
     "Each projection's position, the log's head, and the lag",
     tags=["operations"],
-    limited="read",
     responses={200: (ProjectionList, "One row per projection")},
 )
 def projections() -> Response:
