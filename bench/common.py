@@ -317,7 +317,6 @@ def app_env(database, *, redis: bool) -> dict[str, str]:
         DISCUSS_DATABASE_URL=database.url,
         DISCUSS_SECRET_KEY="bench-secret-key-not-for-production",
         DISCUSS_WRITE_RATE_LIMIT=UNLIMITED,
-        DISCUSS_READ_RATE_LIMIT=UNLIMITED,
         PYTHONPATH=str(ROOT),
     )
     env.pop("DISCUSS_REDIS_URL", None)

@@ -74,7 +74,6 @@ def server(tmp_path_factory) -> Iterator[Server]:
         "DISCUSS_DATABASE_URL": f"sqlite:///{folder}/discuss.db",
         "DISCUSS_SECRET_KEY": "browser-tests-secret",
         "DISCUSS_WRITE_RATE_LIMIT": "10000 per minute",
-        "DISCUSS_READ_RATE_LIMIT": "10000 per minute",
     }
     env.pop("DISCUSS_REDIS_URL", None)
     port = _free_port()

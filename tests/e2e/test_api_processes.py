@@ -106,7 +106,6 @@ def stack(pg_database: Database, tmp_path: Path) -> Iterator[Stack]:
         "DISCUSS_DATABASE_URL": pg_database.url,
         "DISCUSS_SECRET_KEY": "e2e-secret",
         "DISCUSS_WRITE_RATE_LIMIT": "1000 per minute",
-        "DISCUSS_READ_RATE_LIMIT": "5000 per minute",
         "DISCUSS_READ_WAIT_SECONDS": "10",
         "PYTHONUNBUFFERED": "1",
     }
