@@ -13,10 +13,28 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder, Mapper, find_id_convertor
 from eventsourcing.utils import resolve_topic
+
+
+class _CachedUUIDs:
+    """UUIDAsHex's decoding, remembering recent values: the same thread, author and
+    actor ids recur in most events (UUIDs are immutable, so sharing one is safe)."""
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self.known: dict[str, UUID] = {}
+
+    def decode(self, data: str) -> UUID:
+        found = self.known.get(data)
+        if found is None:
+            if len(self.known) >= self.size:
+                self.known.clear()
+            found = self.known[data] = UUID(data)
+        return found
 
 
 class EventDecoder:
@@ -29,6 +47,9 @@ class EventDecoder:
             and mapper.compressor is None
         )
         self.names: dict[str, Any] = dict(transcoder.names) if self.fast else {}
+        uuid_hex = self.names.get("uuid_hex")
+        if uuid_hex is not None and getattr(uuid_hex, "type", None) is UUID:
+            self.names["uuid_hex"] = _CachedUUIDs()
         self._classes: dict[tuple[str, type], tuple[type, Any] | None] = {}
 
     def _class(self, topic: str, id_type: type) -> tuple[type, Any] | None:

@@ -402,6 +402,7 @@ class Engine:
         projection = self.projections[name]
         pinned = generation
         applied = pages = 0
+        dropped = None
         while max_pages is None or pages < max_pages:
             reader = self.store.reader()
             if pinned is None:
@@ -415,8 +416,9 @@ class Engine:
                 break
             done = self._apply_page(projection, generation, items)
             if done is None:  # the generation was dropped meanwhile
-                if pinned is not None:
+                if pinned is not None or generation == dropped:
                     break
+                dropped = generation  # a rebuild switched: go on with the new one
                 continue
             applied += done
             pages += 1

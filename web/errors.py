@@ -88,7 +88,7 @@ def _http_code(error: HTTPException) -> str:
 
 class StoreBreaker:
     """Fail fast while PostgreSQL is down. Each call of eventsourcing's recorder retries
-    a failed connection 10 times, each waiting up to POSTGRES_CONNECT_TIMEOUT: one
+    a failed connection 10 times, each waiting up to DISCUSS_PG_CONNECT_TIMEOUT: one
     request then takes many seconds to fail. After a request found the store
     unreachable, API requests answer 503 at once for `cooldown` seconds (then one tries
     again); /health always looks, and closes the breaker when the store answers."""

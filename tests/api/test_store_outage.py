@@ -31,9 +31,9 @@ def _closed_port() -> int:
 
 @pytest.fixture
 def short_connect_timeout(monkeypatch):
-    # eventsourcing waits POSTGRES_CONNECT_TIMEOUT (30 s by default) for a pooled
+    # eventsourcing waits DISCUSS_PG_CONNECT_TIMEOUT (5 s by default) for a pooled
     # connection, and its recorders try 10 times: with 1, a call fails after ~12 s.
-    monkeypatch.setenv("POSTGRES_CONNECT_TIMEOUT", "1")
+    monkeypatch.setenv("DISCUSS_PG_CONNECT_TIMEOUT", "1")
 
 
 def _eventually(call, predicate, seconds: float = 20.0):

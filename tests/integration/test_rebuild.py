@@ -215,3 +215,33 @@ def run_discuss(database: Database, *args: str, timeout: float = 120):
     return subprocess.run(
         [DISCUSS, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def test_a_worker_caught_in_the_switch_goes_on_with_the_new_generation(app, engine, database):
+    """A worker reads a page for the old generation; before it applies it, a rebuild
+    switches and drops the old tables: the worker applies the page to the new one."""
+    generate(app, 300, threads=3, batch=100)
+    catch_up(engine)
+    generate(app, 200, threads=2, batch=100, seed=3)  # what the worker is about to apply
+    rebuilder = fresh_engine(database)
+    read = engine._read
+    switched = []
+
+    def read_then_switch(*args, **kwargs):
+        items = read(*args, **kwargs)
+        if not switched:
+            switched.append(rebuild(rebuilder, "threads", grace=0, page_size=100))
+        return items
+
+    engine._read = read_then_switch
+    try:
+        assert engine.catch_up("threads", page_size=50) >= 0
+    finally:
+        engine._read = read
+        close(rebuilder)
+    assert switched and engine.generation("threads") == 2
+    assert generations(engine, "threads") == [2]
+    assert engine.position("threads") == app.head_position()
+    fresh = plan(engine, "threads").generation
+    engine.catch_up("threads", generation=fresh)
+    assert dump(engine, "threads", fresh) == dump(engine, "threads")
