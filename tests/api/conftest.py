@@ -58,12 +58,6 @@ def stop_app(flask_app: Flask) -> None:
     forget_services()
 
 
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """tests/conftest.py's `database` asks for "postgres_database" while the fixture is
-    `pg_database`: this alias keeps the PostgreSQL half running (reported to the lead)."""
-    return pg_database
-
 
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch) -> None:

@@ -23,7 +23,6 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import _topic_cache, register_topic
 
 from domain.model import OPERATOR_ID, Comment
-from domain.settings import Database
 from projections import queries
 from projections.engine import ProjectionFailed
 from projections.rebuild import plan
@@ -34,11 +33,6 @@ from tests.support.workload import dump, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """conftest's `database` asks for this name; the fixture is `pg_database`."""
-    return pg_database
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import pytest
 
 from domain.model import MODERATOR, OPERATOR_ID
-from domain.settings import Database
 from projections import queries
 from projections.engine import iso
 from projections.queries import REMOVED_BY_MODERATOR, RETRACTED_BY_AUTHOR, NotInView, PageRequest
@@ -28,11 +27,6 @@ T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
-
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """conftest's `database` asks for this name; the fixture is `pg_database`."""
-    return pg_database
 
 
 @pytest.fixture

@@ -27,11 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DISCUSS = str(Path(sys.executable).parent / "discuss")
 
 
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """conftest's `database` asks for this name; the fixture is `pg_database`."""
-    return pg_database
-
 
 @pytest.fixture
 def engine(app, database):

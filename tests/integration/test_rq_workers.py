@@ -22,7 +22,6 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.worker import SimpleWorker
 
 from domain.model import OPERATOR_ID
-from domain.settings import Database
 from projections.registry import build_engine
 from tests.conftest import REDIS_URL
 from tests.support.workload import generate
@@ -35,11 +34,6 @@ BIN = Path(sys.executable).parent
 REDIS_DB_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
 UNREACHABLE = "redis://127.0.0.1:1/0"
 
-
-@pytest.fixture
-def postgres_database(pg_database: Database) -> Database:
-    """conftest's `database` asks for this name; the fixture is `pg_database`."""
-    return pg_database
 
 
 @pytest.fixture
