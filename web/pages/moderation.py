@@ -23,7 +23,12 @@ from web.pages.common import (
 )
 from web.pages.errors import error_page
 from web.pages.locate import numbers
-from web.pages.posting import action_page, comment_and_thread, go_to_comment, sign_in_first
+from web.pages.posting import (
+    action_page,
+    comment_and_thread,
+    run_comment_action,
+    sign_in_first,
+)
 
 
 def _moderator_or_refusal():
@@ -53,15 +58,14 @@ def hide(comment_id: UUID):
         danger=True,
         id=f"hide-{comment_id}",
     )
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = service().hide_comment(author.id, comment_id, forms.posted("reason"))
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return go_to_comment(str(comment_id), changed.position, thread)
+    done, status = run_comment_action(
+        form,
+        comment_id,
+        thread,
+        lambda: service().hide_comment(author.id, comment_id, forms.posted("reason")),
+    )
+    if done is not None:
+        return done
     intro = (
         "Readers will see “removed by a moderator” in its place; its replies stay."
         " Moderators can still read it and restore it."
@@ -85,15 +89,14 @@ def restore(comment_id: UUID):
         cancel=url_for("pages.comment_permalink", comment_id=comment_id),
         id=f"restore-{comment_id}",
     )
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = service().restore_comment(author.id, comment_id, forms.optional("reason"))
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return go_to_comment(str(comment_id), changed.position, thread)
+    done, status = run_comment_action(
+        form,
+        comment_id,
+        thread,
+        lambda: service().restore_comment(author.id, comment_id, forms.optional("reason")),
+    )
+    if done is not None:
+        return done
     return action_page(f"Restore comment {number}", form, comment, thread, number, status=status)
 
 

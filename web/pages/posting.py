@@ -59,6 +59,20 @@ def go_to_comment(comment_id: str, position: int, thread: dict | None = None):
     return redirect(url)
 
 
+def run_comment_action(form: forms.Form, comment_id: UUID, thread: dict, command):
+    """On a POST, run `command()`: a domain error goes on the form (with its 4xx status),
+    success redirects to the comment once the projections show it.
+    Returns (redirect or None, status)."""
+    if request.method != "POST":
+        return None, 200
+    form.fill_from_request()
+    try:
+        changed = command()
+    except DomainError as error:
+        return None, form.fail(error)
+    return go_to_comment(str(comment_id), changed.position, thread), 200
+
+
 def action_page(
     title: str, form: forms.Form, comment: dict | None, thread: dict, number: str = "", **more
 ):
@@ -240,15 +254,14 @@ def retract(comment_id: UUID):
 
         return error_page(403, "Only the comment's author or a moderator may retract it.")
     form = retract_form(comment)
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = service().retract_comment(author.id, comment_id, forms.optional("reason"))
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return go_to_comment(str(comment_id), changed.position, thread)
+    done, status = run_comment_action(
+        form,
+        comment_id,
+        thread,
+        lambda: service().retract_comment(author.id, comment_id, forms.optional("reason")),
+    )
+    if done is not None:
+        return done
     intro: dict[str, Any] = {
         "intro": "The text and your name are removed from the thread; replies stay in place"
         " under a placeholder. This cannot be undone."
