@@ -57,6 +57,13 @@ def database(request) -> Database:
 
 
 @pytest.fixture
+def sqlite_app(sqlite_database: Database):
+    application = open_application(sqlite_database)
+    yield application
+    application.close()
+
+
+@pytest.fixture
 def app(database: Database):
     application = open_application(database)
     yield application

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 from domain.application import Discussions
 from domain.imports import ImportRun
 from domain.model import OPERATOR_ID, RETRACTED, VISIBLE, Comment, Thread
-from domain.settings import Database
-from projections.setup import open_application
+from tests.support.store import all_events, author_name, utc
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import RETRACTED_TEXT, comment_id
@@ -28,28 +26,8 @@ PODCAST = "https://radio-t.com/p/2011/03/05/podcast-229/"
 OLD_PODCAST = "http://radio-t.umputun.com/2011/03/229_8880.html"
 
 
-@pytest.fixture
-def sqlite_app(sqlite_database: Database):
-    application = open_application(sqlite_database)
-    yield application
-    application.close()
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def all_events(app: Discussions) -> list[tuple[int, object]]:
-    notifications = app.recorder.select_notifications(start=1, limit=100_000)
-    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
-
-
 def post(app: Discussions, key: str, dsq_id: str) -> Comment:
     return app.repository.get(comment_id("disqus", key, dsq_id))
-
-
-def author_name(app: Discussions, item: Comment) -> str:
-    return app.repository.get(item.author_id).name
 
 
 def without_lines(text: str, first: str, last: str) -> str:

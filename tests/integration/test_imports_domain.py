@@ -26,13 +26,6 @@ KEY = "https://site.example/post/"
 T0 = datetime(2015, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def sqlite_app(sqlite_database: Database):
-    application = open_application(sqlite_database)
-    yield application
-    application.close()
-
-
 def cid(n: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"/test/{n}")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
 
@@ -15,8 +14,7 @@ import pytest
 from domain.application import Discussions
 from domain.imports import ImportRun
 from domain.model import HIDDEN, OPERATOR_ID, VISIBLE, Author, Comment, Thread
-from domain.settings import Database
-from projections.setup import open_application
+from tests.support.store import all_events, author_name, utc
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import comment_id
@@ -32,31 +30,11 @@ A11Y_TEMPLATE = f"{A11Y_BASE}/2012/01/03/template-comments/"
 A11Y_PINGS = f"{A11Y_BASE}/2012/01/01/template-pingbacks-an-trackbacks/"
 
 
-@pytest.fixture
-def sqlite_app(sqlite_database: Database):
-    application = open_application(sqlite_database)
-    yield application
-    application.close()
-
-
 # ---- reading the store back --------------------------------------------------------
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def all_events(app: Discussions) -> list[tuple[int, object]]:
-    notifications = app.recorder.select_notifications(start=1, limit=100_000)
-    return [(n.id, app.mapper.to_domain_event(n)) for n in notifications]
 
 
 def comment(app: Discussions, key: str, source_id: str) -> Comment:
     return app.repository.get(comment_id("wxr", key, source_id))
-
-
-def author_name(app: Discussions, item: Comment) -> str:
-    return app.repository.get(item.author_id).name
 
 
 def depth(app: Discussions, item: Comment) -> int:
