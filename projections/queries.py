@@ -32,8 +32,8 @@ class PageRequest:
     moderator: bool = False
 
 
-def thread_row(engine: Engine, thread_id: str) -> dict[str, Any]:
-    t = engine.tables("threads")
+def thread_row(engine: Engine, thread_id: str, t: Tables | None = None) -> dict[str, Any]:
+    t = t or engine.tables("threads")
     row = (
         engine.store.reader()
         .execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,))
@@ -42,6 +42,51 @@ def thread_row(engine: Engine, thread_id: str) -> dict[str, Any]:
     if row is None:
         raise NotInView(f"no thread with id {thread_id}")
     return row
+
+
+def serving_thread_row(
+    engine: Engine, thread_id: str, generation: int
+) -> tuple[int, dict[str, Any] | None]:
+    """In ONE statement: the generation serving the thread view now, and the thread's
+    row from `generation`'s tables (None when it is not there). The row is the serving
+    one only when the two generations agree; otherwise ask again with the serving one.
+    Raises the driver's "no such table" error when `generation` was dropped."""
+    t = engine.projections["threads"].tables(generation)
+    row = (
+        engine.store.reader()
+        .execute(
+            f"SELECT c.generation AS serving_generation__, t.* FROM projection_current c"
+            f" LEFT JOIN {t.threads} t ON t.thread_id = ? WHERE c.name = ?",
+            (thread_id, "threads"),
+        )
+        .one()
+    )
+    if row is None:
+        raise RuntimeError("the thread view has no tables: run `discuss init-db`")
+    serving = int(row.pop("serving_generation__"))
+    return serving, (row if row["thread_id"] is not None else None)
+
+
+def serving_comment_thread(
+    engine: Engine, comment_id: str, generation: int
+) -> tuple[int, dict[str, Any] | None]:
+    """Like serving_thread_row, for a comment: its thread's id and last position."""
+    t = engine.projections["threads"].tables(generation)
+    row = (
+        engine.store.reader()
+        .execute(
+            f"SELECT cur.generation AS serving_generation__, c.thread_id AS thread_id,"
+            f" t.last_position AS last_position FROM projection_current cur"
+            f" LEFT JOIN {t.comments} c ON c.comment_id = ?"
+            f" LEFT JOIN {t.threads} t ON t.thread_id = c.thread_id WHERE cur.name = ?",
+            (comment_id, "threads"),
+        )
+        .one()
+    )
+    if row is None:
+        raise RuntimeError("the thread view has no tables: run `discuss init-db`")
+    serving = int(row.pop("serving_generation__"))
+    return serving, (row if row["thread_id"] is not None else None)
 
 
 def thread_id_for_key(engine: Engine, key: str) -> str:
@@ -129,17 +174,19 @@ class SqlRows:
     paging below work on any object with these methods (time travel supplies rows
     rebuilt in memory, see projections/time_travel.py)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, tables: Tables | None = None):
         self.engine = engine
+        # Pinned tables (a generation read once for the whole page), or looked up per query.
+        self.tables = tables
 
     def _t(self) -> Tables:
-        return self.engine.tables("threads")
+        return self.tables or self.engine.tables("threads")
 
     def _sql(self) -> Sql:
         return self.engine.store.reader()
 
     def thread(self, thread_id: str) -> dict[str, Any]:
-        return thread_row(self.engine, thread_id)
+        return thread_row(self.engine, thread_id, self._t())
 
     def comment(self, comment_id: str) -> dict[str, Any] | None:
         t = self._t()
@@ -194,6 +241,24 @@ class SqlRows:
                 f"SELECT * FROM {t.comments} WHERE thread_id = ? AND root_seq = ?"
                 " AND path > ? AND path < ? AND depth <= ? ORDER BY path",
                 (thread_id, top["root_seq"], prefix, prefix + "~", max_depth),
+            )
+            .all()
+        )
+
+    def subtrees(self, thread_id: str, tops: list[dict], max_depth: int) -> list[dict]:
+        """Descendants of a page's comments (top-level ones, or siblings) in one query, in
+        path order: a page holds every sibling between its first and last seq, so their
+        roots and path range hold their descendants and no other comment's."""
+        t = self._t()
+        roots = sorted({top["root_seq"] for top in tops})
+        paths = [top["path"] for top in tops]
+        marks = ", ".join("?" * len(roots))
+        return (
+            self._sql()
+            .execute(
+                f"SELECT * FROM {t.comments} WHERE thread_id = ? AND root_seq IN ({marks})"
+                " AND path > ? AND path < ? AND depth > ? AND depth <= ? ORDER BY path",
+                (thread_id, *roots, min(paths), max(paths) + "~", tops[0]["depth"], max_depth),
             )
             .all()
         )
@@ -264,11 +329,14 @@ def _mark_more(node: dict) -> None:
 
 def _subtrees(source: Any, thread_id: str, tops: list[dict], max_depth: int) -> list[dict]:
     """Descendants of the given comments down to max_depth + 1 (to know what is cut)."""
-    rows: list[dict] = []
     rows_source = _rows(source)
+    tops = [top for top in tops if top["descendant_count"] > 0]
+    if not tops:
+        return []
+    if hasattr(rows_source, "subtrees"):  # the live tables: one query for the page
+        return rows_source.subtrees(thread_id, tops, max_depth + 1)
+    rows: list[dict] = []
     for top in tops:
-        if top["descendant_count"] == 0:
-            continue
         rows += rows_source.subtree(thread_id, top, max_depth + 1)
     return rows
 
@@ -319,13 +387,17 @@ def subtree_of_comment(source: Any, comment_id: str, req: PageRequest) -> dict[s
     }
 
 
-def thread_page(engine: Engine, thread_id: str, req: PageRequest) -> dict[str, Any]:
-    return page_of_thread(SqlRows(engine), thread_id, req)
+def thread_page(
+    engine: Engine, thread_id: str, req: PageRequest, tables: Tables | None = None
+) -> dict[str, Any]:
+    return page_of_thread(SqlRows(engine, tables), thread_id, req)
 
 
-def comment_subtree(engine: Engine, comment_id: str, req: PageRequest) -> dict[str, Any]:
+def comment_subtree(
+    engine: Engine, comment_id: str, req: PageRequest, tables: Tables | None = None
+) -> dict[str, Any]:
     """One comment with a page of its direct replies and their subtrees."""
-    return subtree_of_comment(SqlRows(engine), comment_id, req)
+    return subtree_of_comment(SqlRows(engine, tables), comment_id, req)
 
 
 def _count(nodes: list[dict]) -> int:

@@ -5,6 +5,7 @@ after gunicorn forks — see web/runtime.py)."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from flask import Flask, request
 from flask_cors import CORS
@@ -94,19 +95,33 @@ def create_app(config: WebConfig | None = None) -> Flask:
 
 
 def _no_limiter_hook_for_reads(app: Flask) -> None:
-    """flask-limiter's before_request hook checks only app-wide and default limits (the
-    project has none: every limit is a decorator on a write view, checked by the
-    decorator itself). Even when exempt (`_not_a_write`) it costs ~0.1 ms per request;
-    reads skip it. If a later flask-limiter registers it otherwise, nothing changes."""
-    funcs = app.before_request_funcs.get(None, [])
-    for index, func in enumerate(funcs):
-        if func == limiter._check_request_limit:
+    """flask-limiter's hooks matter only where a limit is checked, and every limit is
+    a decorator on a write view: its before_request hook checks app-wide and default
+    limits (the project has none), its after_request one adds the X-RateLimit headers
+    of the limit checked, its teardown clears what the check kept. Even with nothing
+    to do they cost ~0.05 ms per request together; reads skip them. If a later
+    flask-limiter registers them otherwise, nothing changes."""
 
-            def check_writes_only(check=func):
-                if request.method not in UNLIMITED_METHODS:
-                    check()
+    def writes_only(hook):
+        def hook_for_writes(*args):
+            if request.method not in UNLIMITED_METHODS:
+                return hook(*args)
+            return args[0] if args else None  # after_request hands the response on
 
-            funcs[index] = check_writes_only
+        return hook_for_writes
+
+    def is_limiters(func) -> bool:
+        bound = func.args[0] if isinstance(func, partial) and func.args else None
+        return func == limiter._check_request_limit or limiter in (
+            bound,
+            getattr(func, "__self__", None),
+        )
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs):
+        funcs = hooks.get(None, [])
+        funcs[:] = [writes_only(f) if is_limiters(f) else f for f in funcs]
+    funcs = app.teardown_request_funcs.get(None, [])
+    funcs[:] = [writes_only(f) if is_limiters(f) else f for f in funcs]
 
 
 def _no_session_for_api(app: Flask) -> None:

@@ -8,15 +8,15 @@ from flask import Blueprint, request, url_for
 from projections import queries
 from web.api.caching import CACHE_CONTROL, cached_json
 from web.api.common import (
+    QueryLoader,
     after_write,
     json_body,
     json_response,
     load_headers,
-    load_query,
     services,
     write_limits,
 )
-from web.api.reads import comment_etag_parts, engine, wait_for_position
+from web.api.reads import engine, on_serving_tables, serving_comment, wait_for_position
 from web.auth import is_moderator, require_author
 from web.errors import ApiError
 from web.openapi import operation
@@ -38,8 +38,7 @@ bp = Blueprint("comments", __name__)
 PRIVATE = "private, max-age=0, must-revalidate"
 
 # Schemas hold no per-request state: built once, used by every request.
-_page_schema = CommentPage()
-_thread_query = ThreadQuery()
+_thread_query = QueryLoader(ThreadQuery())
 _new_comment = NewComment()
 _post_headers = PostCommentHeaders()
 _posted = CommentPosted()
@@ -66,11 +65,10 @@ _changed_schema = Changed()
 )
 def get_comment(comment_id):
     comment_id = str(comment_id)
-    args = load_query(_thread_query)
+    args = _thread_query.load()
     moderator = is_moderator()  # a bad token is a 401 first, whether or not the comment exists
     wait_for_position(args["min_position"])
     eng = engine()
-    thread_id, last_position = comment_etag_parts(eng, comment_id)
     req = queries.PageRequest(
         limit=args["limit"],
         cursor=args["cursor"],
@@ -79,14 +77,19 @@ def get_comment(comment_id):
         moderator=moderator,
     )
 
-    def build() -> bytes:
-        return orjson.dumps(_page_schema.dump(queries.comment_subtree(eng, comment_id, req)))
+    def respond():
+        tables, row = serving_comment(eng, comment_id)
 
-    response = cached_json(
-        ("comment", comment_id, thread_id, last_position, eng.generation("threads"), req),
-        build,
-        cache_control=PRIVATE if moderator else CACHE_CONTROL,
-    )
+        def build() -> bytes:
+            # CommentPage's shape exactly (tests/api/test_dump_shape.py): no marshmallow.
+            return orjson.dumps(queries.comment_subtree(eng, comment_id, req, tables))
+
+        key = ("comment", comment_id, row["thread_id"], row["last_position"], tables.generation)
+        return cached_json(
+            (*key, req), build, cache_control=PRIVATE if moderator else CACHE_CONTROL
+        )
+
+    response = on_serving_tables(eng, respond)
     response.headers["Vary"] = "Authorization, Cookie"
     return response
 

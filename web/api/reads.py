@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from projections.engine import Engine
+import sqlite3
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from projections import queries
+from projections.engine import Engine, Tables
 from projections.queries import NotInView
 from web.errors import ApiError
 from web.runtime import runtime
+
+T = TypeVar("T")
+
+# The thread view's generation each engine last saw serving. Only a hint: every read
+# checks it in the same statement as the thread row (serving_thread_row), so a
+# rebuild's switch is seen by the next request, with no extra round trip.
+_serving_hint: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def engine() -> Engine:
@@ -36,21 +51,51 @@ def wait_for_position(position: int | None) -> None:
         )
 
 
-def comment_etag_parts(eng: Engine, comment_id: str) -> tuple[str, int]:
-    """The thread a comment belongs to and that thread's last applied position: every
-    change below the comment touches the thread's row, so this is enough for an ETag
-    of the comment's subtree (one indexed read; the body is not built)."""
-    t = eng.tables("threads")
-    row = (
-        eng.store.reader()
-        .execute(
-            f"SELECT c.thread_id AS thread_id, t.last_position AS last_position"
-            f" FROM {t.comments} c JOIN {t.threads} t ON t.thread_id = c.thread_id"
-            " WHERE c.comment_id = ?",
-            (comment_id,),
-        )
-        .one()
-    )
-    if row is None:
-        raise NotInView(f"no comment with id {comment_id}")
-    return row["thread_id"], int(row["last_position"])
+def _dropped_table(error: Exception) -> bool:
+    if isinstance(error, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+
+def on_serving_tables(eng: Engine, read: Callable[[], T]) -> T:
+    """`read()`, once more if it hit a table that a rebuild dropped meanwhile (its
+    switch came after the generation was read, and the 2 s grace has passed): the
+    next attempt reads the serving generation afresh. Never a 500 for a switch."""
+    try:
+        return read()
+    except (psycopg.errors.UndefinedTable, sqlite3.OperationalError) as error:
+        if not _dropped_table(error):
+            raise
+        _serving_hint[eng] = eng.generation("threads")
+        return read()
+
+
+def _serving_read(eng: Engine, read_row: Callable, key: str, what: str):
+    """(tables, row) from read_row(engine, key, generation) -> (serving, row): one
+    statement when the generation is the one seen last (always, but after a switch)."""
+
+    def read() -> tuple[Tables, dict[str, Any]]:
+        generation = _serving_hint.get(eng)
+        if generation is None:
+            generation = _serving_hint[eng] = eng.generation("threads")
+        serving, row = read_row(eng, key, generation)
+        if serving != generation:  # a rebuild switched since: read the new tables
+            _serving_hint[eng] = serving
+            generation, row = serving, read_row(eng, key, serving)[1]
+        if row is None:
+            raise NotInView(f"no {what} with id {key}")
+        return eng.projections["threads"].tables(generation), row
+
+    return on_serving_tables(eng, read)
+
+
+def serving_thread(eng: Engine, thread_id: str) -> tuple[Tables, dict[str, Any]]:
+    """The serving tables of the thread view and the thread's row."""
+    return _serving_read(eng, queries.serving_thread_row, thread_id, "thread")
+
+
+def serving_comment(eng: Engine, comment_id: str) -> tuple[Tables, dict[str, Any]]:
+    """The serving tables and the comment's thread id and that thread's last applied
+    position: every change below the comment touches the thread's row, so this is
+    enough for an ETag of the comment's subtree (the body is not built)."""
+    return _serving_read(eng, queries.serving_comment_thread, comment_id, "comment")

@@ -11,15 +11,15 @@ from flask import Blueprint, request, url_for
 from projections import queries
 from web.api.caching import CACHE_CONTROL, cached_json
 from web.api.common import (
+    QueryLoader,
     after_write,
     json_body,
     json_response,
-    load_query,
     services,
     write_limits,
 )
 from web.api.history import thread_as_of_response
-from web.api.reads import engine, wait_for_position
+from web.api.reads import engine, on_serving_tables, serving_thread, wait_for_position
 from web.auth import is_moderator, require_author
 from web.openapi import operation
 from web.schemas import (
@@ -29,7 +29,6 @@ from web.schemas import (
     ThreadCreated,
     ThreadList,
     ThreadListQuery,
-    ThreadPage,
     ThreadQuery,
 )
 from web.schemas_history import ThreadAsOfPage, ThreadAsOfQuery
@@ -39,10 +38,9 @@ bp = Blueprint("threads", __name__)
 PRIVATE = "private, max-age=0, must-revalidate"
 
 # Schemas hold no per-request state: built once, used by every request.
-_page_schema = ThreadPage()
 _list_schema = ThreadList()
-_thread_query = ThreadQuery()
-_list_query = ThreadListQuery()
+_thread_query = QueryLoader(ThreadQuery())
+_list_query = QueryLoader(ThreadListQuery())
 _new_thread = NewThread()
 _optional_reason = OptionalReason()
 _created = ThreadCreated()
@@ -57,11 +55,10 @@ def _vary(response):
 def thread_response(thread_id: str):
     if "as_of" in request.args or "at" in request.args:  # time travel: web/api/history.py
         return thread_as_of_response(thread_id)
-    args = load_query(_thread_query)
+    args = _thread_query.load()
     moderator = is_moderator()  # a bad token is a 401 first, whether or not the thread exists
     wait_for_position(args["min_position"])
     eng = engine()
-    row = queries.thread_row(eng, thread_id)
     req = queries.PageRequest(
         limit=args["limit"],
         cursor=args["cursor"],
@@ -70,17 +67,22 @@ def thread_response(thread_id: str):
         moderator=moderator,
     )
 
-    def build() -> bytes:
-        return orjson.dumps(_page_schema.dump(queries.thread_page(eng, thread_id, req)))
+    def respond():
+        tables, row = serving_thread(eng, thread_id)
 
-    return _vary(
-        cached_json(
-            ("thread", thread_id, row["last_position"], eng.generation("threads"), req),
+        def build() -> bytes:
+            # The query's dicts have ThreadPage's shape exactly (pinned by
+            # tests/api/test_dump_shape.py): dumped as they are, without marshmallow.
+            return orjson.dumps(queries.thread_page(eng, thread_id, req, tables))
+
+        return cached_json(
+            ("thread", thread_id, row["last_position"], tables.generation, req),
             build,
             # A moderator's view includes hidden texts: never let a shared cache keep it.
             cache_control=PRIVATE if moderator else CACHE_CONTROL,
         )
-    )
+
+    return _vary(on_serving_tables(eng, respond))
 
 
 _READ_THREAD = dict(
@@ -128,7 +130,7 @@ def get_thread_by_key(key: str):
     responses={200: (ThreadList, "A page of threads; next_cursor reads the next page")},
 )
 def list_threads():
-    args = load_query(_list_query)
+    args = _list_query.load()
     wait_for_position(args["min_position"])
     eng = engine()
     limit, cursor = args["limit"], args["cursor"]
