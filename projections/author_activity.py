@@ -1,13 +1,68 @@
-"""Author activity: per author, comments posted, edits made, last active."""
+"""Author activity: per author, comments posted, edits made, last active.
+
+A page of events is summed in memory, per author, and written at its end: one
+INSERT per registration and one UPDATE per active author, whatever the page's size.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from domain.model import Author, Comment
 from projections.db import Sql
-from projections.engine import Projection, Tables, handles, iso
+from projections.engine import BatchProjection, Tables, handles, iso
+
+COUNTED = ("comments_posted", "edits_made", "retractions")
 
 
-class AuthorActivity(Projection):
+class _Activity:
+    """What a page did for one author: counts to add, latest position and time."""
+
+    __slots__ = ("at", "comments_posted", "edits_made", "position", "retractions")
+
+    def __init__(self) -> None:
+        self.comments_posted = self.edits_made = self.retractions = 0
+        self.position = 0
+        self.at = ""
+
+    def count(self, column: str, e: Any, pos: int) -> None:
+        setattr(self, column, getattr(self, column) + 1)
+        self.position = pos
+        at = iso(e.timestamp)
+        if self.at < at:
+            self.at = at
+
+
+class _Page:
+    def __init__(self, sql: Sql, t: Tables):
+        self.sql, self.t = sql, t
+        self.registered: dict[str, dict] = {}  # rows to insert, activity folded in
+        self.activity: dict[str, _Activity] = {}  # authors registered before the page
+
+    def count(self, actor_id: Any, column: str, e: Any, pos: int) -> None:
+        author_id = str(actor_id)
+        row = self.registered.get(author_id)
+        if row is not None:
+            row[column] += 1
+            row["last_position"] = pos
+            at = iso(e.timestamp)
+            if row["last_active_at"] < at:
+                row["last_active_at"] = at
+            return
+        activity = self.activity.get(author_id)
+        if activity is None:
+            activity = self.activity[author_id] = _Activity()
+        activity.count(column, e, pos)
+
+
+AUTHOR_COLUMNS = (
+    "author_id", "name", "role", "registered_at", "comments_posted", "edits_made",
+    "retractions", "last_active_at", "last_position",
+)  # fmt: skip
+
+
+class AuthorActivity(BatchProjection):
     name = "authors"
     prefix = "aa"
     ddl = {
@@ -23,32 +78,56 @@ class AuthorActivity(Projection):
             last_position BIGINT NOT NULL)""",
     }
 
-    @handles(Author.Registered)
-    def registered(self, sql: Sql, t: Tables, e: Author.Registered, pos: int) -> None:
-        at = iso(e.timestamp)
-        sql.execute(
-            f"INSERT INTO {t.authors} (author_id, name, role, registered_at, last_active_at,"
-            " last_position) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(e.originator_id), e.name, e.role, at, at, pos),
-        )
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _Page:
+        return _Page(sql, t)  # counts change by deltas: nothing to read first
 
-    def _count(self, sql: Sql, t: Tables, actor_id, e, pos: int, column: str) -> None:
+    def flush(self, page: _Page) -> None:
+        sql, t = page.sql, page.t
+        if page.registered:
+            sql.executemany(
+                f"INSERT INTO {t.authors} ({', '.join(AUTHOR_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(AUTHOR_COLUMNS))})",
+                [tuple(row[c] for c in AUTHOR_COLUMNS) for row in page.registered.values()],
+            )
+        if page.activity:
+            sql.executemany(
+                f"UPDATE {t.authors} SET"
+                + "".join(f" {c} = {c} + ?," for c in COUNTED)
+                + " last_position = ?,"
+                " last_active_at = CASE WHEN last_active_at < ? THEN ? ELSE last_active_at END"
+                " WHERE author_id = ?",
+                [
+                    (*(getattr(a, c) for c in COUNTED), a.position, a.at, a.at, author_id)
+                    for author_id, a in page.activity.items()
+                ],
+            )
+
+    @handles(Author.Registered)
+    def registered(self, page: _Page, e: Author.Registered, pos: int) -> None:
+        author_id = str(e.originator_id)
+        if author_id in page.registered:
+            raise ValueError(f"author {author_id} registered twice")
         at = iso(e.timestamp)
-        sql.execute(
-            f"UPDATE {t.authors} SET {column} = {column} + 1, last_position = ?,"
-            " last_active_at = CASE WHEN last_active_at < ? THEN ? ELSE last_active_at END"
-            " WHERE author_id = ?",
-            (pos, at, at, str(actor_id)),
-        )
+        page.registered[author_id] = {
+            "author_id": author_id,
+            "name": e.name,
+            "role": e.role,
+            "registered_at": at,
+            "comments_posted": 0,
+            "edits_made": 0,
+            "retractions": 0,
+            "last_active_at": at,
+            "last_position": pos,
+        }
 
     @handles(Comment.Posted)
-    def posted(self, sql: Sql, t: Tables, e: Comment.Posted, pos: int) -> None:
-        self._count(sql, t, e.author_id, e, pos, "comments_posted")
+    def posted(self, page: _Page, e: Comment.Posted, pos: int) -> None:
+        page.count(e.author_id, "comments_posted", e, pos)
 
     @handles(Comment.Edited)
-    def edited(self, sql: Sql, t: Tables, e: Comment.Edited, pos: int) -> None:
-        self._count(sql, t, e.actor_id, e, pos, "edits_made")
+    def edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
+        page.count(e.actor_id, "edits_made", e, pos)
 
     @handles(Comment.Retracted)
-    def retracted(self, sql: Sql, t: Tables, e: Comment.Retracted, pos: int) -> None:
-        self._count(sql, t, e.actor_id, e, pos, "retractions")
+    def retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
+        page.count(e.actor_id, "retractions", e, pos)

@@ -6,12 +6,28 @@ version N, so a revision is addressed the same way as an optimistic edit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from domain.model import Comment
-from projections.db import Sql
-from projections.engine import Projection, Tables, handles, iso
+from projections.db import Sql, insert_rows
+from projections.engine import BatchProjection, Tables, handles, iso
+
+REVISION_COLUMNS = (
+    "comment_id", "version", "thread_id", "kind", "text", "actor_id", "at", "reason",
+    "position",
+)  # fmt: skip
 
 
-class Revisions(Projection):
+class _Page:
+    def __init__(self, sql: Sql, t: Tables):
+        self.sql, self.t = sql, t
+        self.rows: list[tuple] = []
+
+
+class Revisions(BatchProjection):
+    """A revision per event: the page's rows are inserted at its end, in one statement."""
+
     name = "revisions"
     prefix = "rv"
     ddl = {
@@ -31,12 +47,15 @@ class Revisions(Projection):
         "CREATE INDEX IF NOT EXISTS {revisions}_thread ON {revisions} (thread_id, position)",
     ]
 
-    def _insert(
-        self, sql: Sql, t: Tables, e, pos: int, kind: str, text: str | None, reason: str | None
-    ) -> None:
-        sql.execute(
-            f"INSERT INTO {t.revisions} (comment_id, version, thread_id, kind, text, actor_id,"
-            " at, reason, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _Page:
+        return _Page(sql, t)  # every event adds a row: nothing to read first
+
+    def flush(self, page: _Page) -> None:
+        insert_rows(page.sql, page.t.revisions, REVISION_COLUMNS, page.rows)
+
+    @staticmethod
+    def _add(page: _Page, e, pos: int, kind: str, text: str | None, reason: str | None) -> None:
+        page.rows.append(
             (
                 str(e.originator_id),
                 e.originator_version,
@@ -47,25 +66,25 @@ class Revisions(Projection):
                 iso(e.timestamp),
                 reason,
                 pos,
-            ),
+            )
         )
 
     @handles(Comment.Posted)
-    def posted(self, sql: Sql, t: Tables, e: Comment.Posted, pos: int) -> None:
-        self._insert(sql, t, e, pos, "posted", e.text, None)
+    def posted(self, page: _Page, e: Comment.Posted, pos: int) -> None:
+        self._add(page, e, pos, "posted", e.text, None)
 
     @handles(Comment.Edited)
-    def edited(self, sql: Sql, t: Tables, e: Comment.Edited, pos: int) -> None:
-        self._insert(sql, t, e, pos, "edited", e.text, e.reason)
+    def edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
+        self._add(page, e, pos, "edited", e.text, e.reason)
 
     @handles(Comment.Retracted)
-    def retracted(self, sql: Sql, t: Tables, e: Comment.Retracted, pos: int) -> None:
-        self._insert(sql, t, e, pos, "retracted", None, e.reason)
+    def retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
+        self._add(page, e, pos, "retracted", None, e.reason)
 
     @handles(Comment.Hidden)
-    def hidden(self, sql: Sql, t: Tables, e: Comment.Hidden, pos: int) -> None:
-        self._insert(sql, t, e, pos, "hidden", None, e.reason)
+    def hidden(self, page: _Page, e: Comment.Hidden, pos: int) -> None:
+        self._add(page, e, pos, "hidden", None, e.reason)
 
     @handles(Comment.Restored)
-    def restored(self, sql: Sql, t: Tables, e: Comment.Restored, pos: int) -> None:
-        self._insert(sql, t, e, pos, "restored", None, e.reason)
+    def restored(self, page: _Page, e: Comment.Restored, pos: int) -> None:
+        self._add(page, e, pos, "restored", None, e.reason)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment, Thread
-from projections.db import Sql
+from projections.db import Sql, insert_rows
 from projections.engine import BatchProjection, Tables, handles, iso
 
 SEQ_WIDTH = 12
@@ -358,21 +358,6 @@ THREAD_COLUMNS = (
     "comment_count", "visible_count", "top_level_count", "last_activity_at", "last_position",
     "created_position",
 )  # fmt: skip
-
-
-def insert_rows(sql: Sql, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Many INSERTs: PostgreSQL's COPY (one stream, no statement per row) when the
-    cursor is psycopg's, else executemany."""
-    cursor = getattr(sql, "_cursor", None)
-    if getattr(sql, "_postgres", False) and hasattr(cursor, "copy") and len(rows) > 8:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    sql.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-        rows,
-    )
 
 
 def _select_in(sql: Sql, query: str, keys: set[str], chunk: int = 500) -> list[dict]:
