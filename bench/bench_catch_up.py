@@ -16,7 +16,11 @@ Then, in interleaved rounds:
   page, through the same view-store connection;
 - each projection: `Engine.catch_up(name)` from position 0 into a fresh generation of
   its tables (same pages, one transaction per page, everything the engine does:
-  decoding, the lock, the position re-check, the handlers, the tracking row).
+  decoding, the lock, the position re-check, the handlers, the tracking row);
+- "its rows alone": the raw driver inserting that projection's final rows into another
+  fresh generation of the same tables and indexes, the same number of rows per
+  transaction: the cost of the view's layout to the database alone (no decoding, no
+  handlers, no updates), a lower bound for any projection writing those tables.
 
 Prints events/s (median of the rounds), the ratio to the baseline (target >= 50%), the
 client CPU per event, and nproc. `--rebuild-1m` then writes 1,000,000 events to a new
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import math
 import os
 import pstats
 import statistics
@@ -126,9 +131,48 @@ def baseline(engine, table: str, page_size: int) -> tuple[int, float, float]:
     return count, elapsed, cpu
 
 
-def projection_round(engine, name: str, page_size: int, profile: bool) -> tuple[int, float, float]:
+def fresh_generation(engine, name: str) -> int:
     generation = plan(engine, name).generation  # fresh, empty tables
     create_read_indexes(engine, name, generation)  # all indexes, as a serving generation
+    return generation
+
+
+def rows_alone(engine, name: str, filled: int, page_size: int) -> tuple[float, float]:
+    """The raw driver writing the projection's final rows (read back from the generation
+    it just filled) into a fresh generation of the same tables and indexes, page_size
+    rows per transaction: what the view's layout alone costs the database, with no
+    decoding, no handlers and no updates (a lower bound of any projection of this
+    layout). Returns (seconds, client CPU seconds, rows)."""
+    projection = engine.projections[name]
+    store, spare = engine.store, filled + 1000  # tables only: no tracking row, never served
+    with store.transaction() as sql:
+        for statement in projection.create_statements(spare):
+            sql.execute(statement)
+    source, target = projection.tables(filled), projection.tables(spare)
+    tables = []
+    for logical, table in source.names.items():
+        rows = store.reader().execute(f"SELECT * FROM {table}").all()
+        if rows:
+            tables.append((target.names[logical], list(rows[0]), [tuple(r.values()) for r in rows]))
+    started, cpu = time.perf_counter(), time.process_time()
+    for table, columns, rows in tables:
+        insert = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        )
+        for start in range(0, len(rows), page_size):
+            with store.transaction() as sql:
+                sql.executemany(insert, rows[start : start + page_size])
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with store.transaction() as sql:
+        for statement in projection.drop_statements(spare):
+            sql.execute(statement)
+    return elapsed, cpu, sum(len(rows) for _, _, rows in tables)
+
+
+def projection_round(
+    engine, name: str, page_size: int, profile: bool
+) -> tuple[int, float, float, float, float]:
+    generation = fresh_generation(engine, name)
     profiler = cProfile.Profile() if profile else None
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
@@ -137,11 +181,14 @@ def projection_round(engine, name: str, page_size: int, profile: bool) -> tuple[
     if profiler:
         profiler.disable()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    alone, alone_cpu, rows = rows_alone(engine, name, generation, page_size)
+    if rows < count / 10:  # a few rows for many events (author activity): no floor
+        alone = alone_cpu = float("nan")
     drop_generation(engine, name, generation)
     if profiler:
         print(f"\n--- cProfile of {name} (internal time) ---")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
-    return count, elapsed, cpu
+    return count, elapsed, cpu, alone, alone_cpu
 
 
 def run_backend(backend: str, args) -> None:
@@ -156,15 +203,21 @@ def run_backend(backend: str, args) -> None:
             names = [n for n in (args.projections or MINE) if n in engine.projections]
             rates: dict[str, list[float]] = {"baseline": [], **{n: [] for n in names}}
             cpus: dict[str, list[float]] = {k: [] for k in rates}
+            floors: dict[str, list[float]] = {n: [] for n in names}
+            floor_cpus: dict[str, list[float]] = {n: [] for n in names}
             for round_no in range(args.rounds):
                 count, elapsed, cpu = baseline(engine, f"bench_baseline_{round_no}", args.page_size)
                 rates["baseline"].append(count / elapsed)
                 cpus["baseline"].append(cpu / count)
                 for name in names:
                     profile = args.profile == name and round_no == 0
-                    count, elapsed, cpu = projection_round(engine, name, args.page_size, profile)
+                    count, elapsed, cpu, alone, alone_cpu = projection_round(
+                        engine, name, args.page_size, profile
+                    )
                     rates[name].append(count / elapsed)
                     cpus[name].append(cpu / count)
+                    floors[name].append(count / alone)
+                    floor_cpus[name].append(alone_cpu / count)
                 print(
                     f"  round {round_no + 1}: "
                     + ", ".join(f"{k} {statistics.median(v[-1:]):,.0f}" for k, v in rates.items())
@@ -185,6 +238,14 @@ def run_backend(backend: str, args) -> None:
                 print(
                     f"  {name:<22}{rate:>10,.0f}{rate / base:>7.0%} "
                     f"{statistics.median(cpus[name]) * 1e6:>15.0f} us   target >= 50%: {verdict}"
+                )
+                floor = statistics.median(floors[name])
+                if math.isnan(floor):  # no floor for this projection
+                    continue
+                print(
+                    f"  {'  its rows alone':<22}{floor:>10,.0f}{floor / base:>7.0%} "
+                    f"{statistics.median(floor_cpus[name]) * 1e6:>15.0f} us"
+                    f"   (projection = {rate / floor:.0%} of this)"
                 )
             together = 1 / all_time
             print(
