@@ -5,6 +5,7 @@ after gunicorn forks — see web/runtime.py)."""
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 
 from flask import Flask, request
@@ -58,7 +59,9 @@ def create_app(config: WebConfig | None = None) -> Flask:
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_body_bytes,
         RATELIMIT_STORAGE_URI=config.redis_url or "lazy-memory://",
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-* headers: on Redis they cost two more round trips per limit on
+        # every write; a 429 still carries Retry-After (_retry_after_on_429).
+        RATELIMIT_HEADERS_ENABLED=False,
         RATELIMIT_SWALLOW_ERRORS=True,  # a Redis outage must not fail writes
         # ... and limits still hold meanwhile, counted in this process's memory.
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
@@ -70,6 +73,7 @@ def create_app(config: WebConfig | None = None) -> Flask:
     register_error_handlers(app)
     limiter.init_app(app)
     _no_limiter_hook_for_reads(app)
+    app.after_request(_retry_after_on_429)
     if config.cors_origins:
         CORS(
             app,
@@ -122,6 +126,21 @@ def _no_limiter_hook_for_reads(app: Flask) -> None:
         funcs[:] = [writes_only(f) if is_limiters(f) else f for f in funcs]
     funcs = app.teardown_request_funcs.get(None, [])
     funcs[:] = [writes_only(f) if is_limiters(f) else f for f in funcs]
+
+
+def _retry_after_on_429(response):
+    """When the breached limit's window resets, as flask-limiter's headers said it: one
+    storage read, on refused requests only. If the storage cannot say, the window's
+    length, which is never too early."""
+    if response.status_code == 429 and "Retry-After" not in response.headers:
+        limit = limiter.current_limit
+        if limit is not None:
+            try:
+                wait = limit.reset_at - time.time()
+            except Exception:  # the storage is unreachable (the limiter swallows that too)
+                wait = limit.limit.get_expiry()
+            response.headers["Retry-After"] = str(max(1, int(wait)))
+    return response
 
 
 def _no_session_for_api(app: Flask) -> None:

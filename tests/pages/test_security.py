@@ -173,6 +173,7 @@ def test_form_posts_share_the_write_rate_limit(client, flask_app):
     assert [r.status_code for r in responses] == [302, 302, 429]
     assert responses[2].mimetype == "text/html"
     assert "Too many requests" in responses[2].get_data(as_text=True)
+    assert 1 <= int(responses[2].headers["Retry-After"]) <= 60  # the minute's window
     assert client.get(THREAD_URL).status_code == 200  # reading is not a write
 
 
