@@ -17,7 +17,8 @@ COOKIE_NAME = "discuss_token"
 
 def token_from_request() -> str | None:
     """The bearer token (or the pages' cookie); a malformed Authorization is a 401."""
-    header = request.headers.get("Authorization", "")
+    environ = request.environ  # (read directly: most reads send neither header)
+    header = environ.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -28,6 +29,8 @@ def token_from_request() -> str | None:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         return token.strip()
+    if "HTTP_COOKIE" not in environ:
+        return None
     return request.cookies.get(COOKIE_NAME) or None
 
 

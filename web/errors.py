@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sqlite3
 import time
-import uuid
 
 import psycopg
 from eventsourcing import persistence
@@ -125,29 +125,24 @@ def register_error_handlers(app: Flask) -> None:
     config = app.extensions.get("discuss_config")
     postgres = config is not None and config.database.backend == "postgres"
 
+    # One hook before and one after each request (each hook costs Flask a few us).
     @app.before_request
-    def assign_request_id() -> None:
+    def request_id_and_breaker():
         given = request.headers.get("X-Request-Id", "")
-        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-
-    @app.before_request
-    def fail_fast_while_the_store_is_down():
-        if request.path.startswith("/api/v1/") and not request.path.endswith("/health"):
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(16)
+        # Fail fast while the store is down.
+        path = request.path
+        if path.startswith("/api/v1/") and not path.endswith("/health"):
             remaining = breaker.remaining()
             if remaining:
                 return _store_unavailable_response(max(1, round(remaining)))
         return None
 
     @app.after_request
-    def echo_request_id(response):
+    def request_id_and_own_retry_after(response):
         response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
-        return response
-
-    @app.after_request
-    def keep_own_retry_after(response):
-        # flask-limiter (its after_request runs before this one) puts its window's reset
-        # as Retry-After on every limited response and raises ours to it. Keep its value
-        # on a 429 only; elsewhere keep ours (a 503's), or none.
+        # Retry-After is ours (a 503's) or, on a 429, the rate limit's (web/__init__.py);
+        # nothing else may leave one behind.
         if response.status_code != 429:
             own = getattr(response, "own_retry_after", None)
             if own is not None:
