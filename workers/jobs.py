@@ -18,7 +18,6 @@ from redis import Redis
 from rq import Queue
 from rq.job import get_current_job
 
-from projections.engine import ProjectionFailed
 from workers.services import services_for
 
 log = logging.getLogger(__name__)
@@ -46,17 +45,11 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
     if job is not None:
         # Clear the pending mark first, so that a write during this job enqueues another.
         job.connection.delete(pending_key(job.origin))
-    names = [projection] if projection else list(services.engine.projections)
-    applied: dict[str, int] = {}
-    failures: list[ProjectionFailed] = []
-    for name in names:
-        try:
-            applied[name] = services.engine.catch_up(name)
-        except ProjectionFailed as failure:
-            log.error("%s", failure)
-            failures.append(failure)
+    applied, failures = services.engine.catch_up_many([projection] if projection else None)
+    for failure in failures.values():
+        log.error("%s", failure)
     if failures:
-        raise failures[0]
+        raise next(iter(failures.values()))
     return applied
 
 

@@ -9,7 +9,7 @@ import logging
 import threading
 import weakref
 
-from projections.engine import Engine, ProjectionFailed
+from projections.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,16 @@ class BackgroundRunner:
             self._thread.join(timeout)
 
     def run_once(self) -> int:
-        applied = 0
+        applied, failures = self.engine.catch_up_many()
         for name in self.engine.projections:
-            try:
-                applied += self.engine.catch_up(name)
+            failure = failures.get(name)
+            if failure is None:
                 self.failures.pop(name, None)
-            except ProjectionFailed as failure:
-                if self.failures.get(name) != str(failure):
-                    log.error("%s", failure)
-                self.failures[name] = str(failure)
-        return applied
+                continue
+            if self.failures.get(name) != str(failure):
+                log.error("%s", failure)
+            self.failures[name] = str(failure)
+        return sum(applied.values())
 
     def _run(self) -> None:
         while not self._stop.is_set():

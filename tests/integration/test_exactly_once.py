@@ -34,7 +34,6 @@ from tests.support.workload import dump, generate
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 @pytest.fixture
 def engine(app, database):
     engine = build_engine(app, database)
@@ -54,14 +53,22 @@ def count_events(app) -> int:
     return len(app.recorder.select_notifications(start=1, limit=10**9))
 
 
-def test_two_worker_processes_race_over_thousands_of_events(app, engine, database):
+@pytest.mark.parametrize(
+    "together",
+    [(False, False), (True, True), (True, False)],
+    ids=["one-by-one", "together", "mixed"],
+)
+def test_two_worker_processes_race_over_thousands_of_events(app, engine, database, together):
+    """`together`: per worker, whether it catches all projections up in one transaction
+    per page (catch_up_many) or one after the other (catch_up)."""
     ctx = multiprocessing.get_context("spawn")
     barrier, done, results = ctx.Barrier(3), ctx.Event(), ctx.Queue()
     workers = [
         ctx.Process(
-            target=racing_worker, args=(database.url, list(MINE), 50, barrier, done, results)
+            target=racing_worker,
+            args=(database.url, list(MINE), 50, barrier, done, results, mode),
         )
-        for _ in range(2)
+        for mode in together
     ]
     for worker in workers:
         worker.start()
@@ -217,3 +224,44 @@ def test_a_fixed_projection_goes_on_and_clears_its_error(app, engine):
         None,
     )
     assert queries.thread_id_for_key(engine, "two")
+
+
+def test_catching_up_together_leaves_a_failing_projection_behind_alone(app, engine):
+    """One transaction per page for every projection, yet a projection that cannot apply
+    an event stops there loudly while the others go on to the head of the log."""
+    before = app.open_thread(OPERATOR_ID, "Before").position
+    bad = insert_unknown_event(app)
+    app.open_thread(OPERATOR_ID, "After", key="after")
+    applied, failures = engine.catch_up_many()
+    head = app.head_position()
+    assert set(failures) == set(engine.projections) - {"chain"}  # the chain reads records
+    assert {f.position for f in failures.values()} == {bad}
+    assert engine.position("chain") == head and applied["chain"] == head
+    for name in failures:
+        assert engine.position(name) == before, name  # everything before it is applied
+    # Still stopped on the next call, with nothing applied twice.
+    again, failures = engine.catch_up_many()
+    assert set(failures) == set(engine.projections) - {"chain"}
+    assert sum(again.values()) == 0
+    # The fix is deployed: every projection goes on to the head, together again.
+    register_topic("domain.model:Comment.Teleported", Gadget.Teleported)
+    try:
+        applied, failures = engine.catch_up_many()
+    finally:
+        _topic_cache.pop("domain.model:Comment.Teleported", None)
+    assert failures == {}
+    assert all(engine.position(name) == head for name in engine.projections)
+    assert all(s.error is None for s in engine.status())
+    app.open_thread(OPERATOR_ID, "Later")
+    assert engine.catch_up_many() == (dict.fromkeys(sorted(engine.projections), 1), {})
+    assert_same_as_a_clean_rebuild(engine)
+
+
+def test_catching_up_together_equals_one_by_one(app, engine, database):
+    generate(app, 800, threads=5, authors=4, batch=40)
+    applied, failures = engine.catch_up_many(page_size=64)
+    assert failures == {}
+    head = app.head_position()
+    assert applied == dict.fromkeys(sorted(engine.projections), count_events(app))
+    assert all(engine.position(name) == head for name in engine.projections)
+    assert_same_as_a_clean_rebuild(engine)

@@ -21,9 +21,13 @@ from projections.setup import open_application
 from projections.thread_view import ThreadView
 
 
-def racing_worker(url: str, names: list[str], page_size: int, barrier, done, results) -> None:
+def racing_worker(
+    url: str, names: list[str], page_size: int, barrier, done, results, together: bool = False
+) -> None:
     """Catch up again and again until `done` is set, then once more; report how many
-    events this process applied per projection."""
+    events this process applied per projection. `together`: all projections in one
+    transaction per page (`catch_up_many`, as the runner and the RQ job do), else one
+    projection after the other (`catch_up`, as `discuss catch-up` does)."""
     try:
         database = Database.from_url(url)
         app = open_application(database)
@@ -33,9 +37,16 @@ def racing_worker(url: str, names: list[str], page_size: int, barrier, done, res
         barrier.wait(timeout=60)
         while True:
             finished = done.is_set()  # every write is committed before it is set
-            for name in names:
-                applied[name] += engine.catch_up(name, page_size=page_size)
+            if together:
+                done_now, failures = engine.catch_up_many(names, page_size=page_size)
+                assert not failures, failures
+                for name, count in done_now.items():
+                    applied[name] += count
                 calls += 1
+            else:
+                for name in names:
+                    applied[name] += engine.catch_up(name, page_size=page_size)
+                    calls += 1
             if finished:
                 break
         results.put(("ok", applied, calls))
