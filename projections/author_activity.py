@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.model import Author, Comment
-from projections.db import Sql
+from projections.db import Sql, insert_rows
 from projections.engine import BatchProjection, Tables, handles, iso
 
 COUNTED = ("comments_posted", "edits_made", "retractions")
@@ -84,11 +84,8 @@ class AuthorActivity(BatchProjection):
     def flush(self, page: _Page) -> None:
         sql, t = page.sql, page.t
         if page.registered:
-            sql.executemany(
-                f"INSERT INTO {t.authors} ({', '.join(AUTHOR_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(AUTHOR_COLUMNS))})",
-                [tuple(row[c] for c in AUTHOR_COLUMNS) for row in page.registered.values()],
-            )
+            rows = [tuple(row[c] for c in AUTHOR_COLUMNS) for row in page.registered.values()]
+            insert_rows(sql, t.authors, AUTHOR_COLUMNS, rows)
         if page.activity:
             sql.executemany(
                 f"UPDATE {t.authors} SET"

@@ -121,11 +121,8 @@ class ThreadView(BatchProjection):
                 page.new_authors,
             )
         if page.new_threads:
-            sql.executemany(
-                f"INSERT INTO {t.threads} ({', '.join(THREAD_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(THREAD_COLUMNS))})",
-                [tuple(row[c] for c in THREAD_COLUMNS) for row in page.new_threads.values()],
-            )
+            rows = [tuple(row[c] for c in THREAD_COLUMNS) for row in page.new_threads.values()]
+            insert_rows(sql, t.threads, THREAD_COLUMNS, rows)
         if page.new_comments:
             insert_rows(
                 sql,
