@@ -265,3 +265,31 @@ def test_catching_up_together_equals_one_by_one(app, engine, database):
     assert applied == dict.fromkeys(sorted(engine.projections), count_events(app))
     assert all(engine.position(name) == head for name in engine.projections)
     assert_same_as_a_clean_rebuild(engine)
+
+
+def test_a_write_failing_inside_the_joint_page_is_pinned_on_its_event(app, engine):
+    """A per-event projection (pipelined on PostgreSQL) whose write fails in the middle
+    of a joint page: the page is rolled back for all, the others are applied without
+    it, and it stops at the event that failed."""
+    author = app.register_author("Ann").author_id
+    thread_id = app.open_thread(OPERATOR_ID, "Clash").thread_id
+    first = app.post_comment(author, thread_id, "one").position
+    clash = app.post_comment(author, thread_id, "two").position
+    app.post_comment(author, thread_id, "three")
+    # A row already at the position of "two" makes the audit log's INSERT fail there.
+    t = engine.tables("audit")
+    with engine.store.transaction() as sql:
+        sql.execute(
+            f"INSERT INTO {t.events} (position, at, type, originator_id, originator_version,"
+            " summary, summary_public) VALUES (?, '', 'x', 'x', 1, '', '')",
+            (clash,),
+        )
+    applied, failures = engine.catch_up_many()
+    assert set(failures) == {"audit"}
+    assert failures["audit"].position == clash
+    assert engine.position("audit") == first
+    head = app.head_position()
+    for name in set(engine.projections) - {"audit"}:
+        assert engine.position(name) == head, name
+        assert applied[name] == head, name
+    assert_same_as_a_clean_rebuild(engine)
