@@ -60,3 +60,21 @@ def test_comment_pages_are_what_the_schema_dumps(app, engine):
         for req in REQUESTS:
             page = queries.comment_subtree(engine, str(tree[name]), req)
             assert same_bytes(CommentPage(), page), (name, req)
+
+
+def test_the_first_pages_rest_is_counted_with_retracted_and_hidden_tops(app, engine):
+    """page_of_thread takes the first page's remaining_top_level from the thread's
+    count (no COUNT query): it must match the rows, whatever their state."""
+    people = make_people(app)
+    tree = make_tree(app, people)  # c3 was hidden and restored
+    app.retract_comment(people["ann"], tree["c1"], reason="gone")
+    app.hide_comment(people["mo"], tree["c2"], "off topic")
+    catch_up(engine)
+    rows = queries.SqlRows(engine)
+    for sort in ("oldest", "newest"):
+        for limit in (1, 2):
+            req = PageRequest(limit=limit, sort=sort)
+            page = queries.thread_page(engine, str(tree["thread"]), req)
+            last = page["page"]["next_cursor"]
+            counted = rows.remaining(str(tree["thread"]), None, last, req)
+            assert page["page"]["remaining_top_level"] == counted == 3 - limit
