@@ -52,19 +52,12 @@ def serving_thread_row(
     one only when the two generations agree; otherwise ask again with the serving one.
     Raises the driver's "no such table" error when `generation` was dropped."""
     t = engine.projections["threads"].tables(generation)
-    row = (
-        engine.store.reader()
-        .execute(
-            f"SELECT c.generation AS serving_generation__, t.* FROM projection_current c"
-            f" LEFT JOIN {t.threads} t ON t.thread_id = ? WHERE c.name = ?",
-            (thread_id, "threads"),
-        )
-        .one()
+    return _with_serving_generation(
+        engine,
+        f"SELECT c.generation AS serving_generation__, t.* FROM projection_current c"
+        f" LEFT JOIN {t.threads} t ON t.thread_id = ? WHERE c.name = ?",
+        thread_id,
     )
-    if row is None:
-        raise RuntimeError("the thread view has no tables: run `discuss init-db`")
-    serving = int(row.pop("serving_generation__"))
-    return serving, (row if row["thread_id"] is not None else None)
 
 
 def serving_comment_thread(
@@ -72,17 +65,22 @@ def serving_comment_thread(
 ) -> tuple[int, dict[str, Any] | None]:
     """Like serving_thread_row, for a comment: its thread's id and last position."""
     t = engine.projections["threads"].tables(generation)
-    row = (
-        engine.store.reader()
-        .execute(
-            f"SELECT cur.generation AS serving_generation__, c.thread_id AS thread_id,"
-            f" t.last_position AS last_position FROM projection_current cur"
-            f" LEFT JOIN {t.comments} c ON c.comment_id = ?"
-            f" LEFT JOIN {t.threads} t ON t.thread_id = c.thread_id WHERE cur.name = ?",
-            (comment_id, "threads"),
-        )
-        .one()
+    return _with_serving_generation(
+        engine,
+        f"SELECT cur.generation AS serving_generation__, c.thread_id AS thread_id,"
+        f" t.last_position AS last_position FROM projection_current cur"
+        f" LEFT JOIN {t.comments} c ON c.comment_id = ?"
+        f" LEFT JOIN {t.threads} t ON t.thread_id = c.thread_id WHERE cur.name = ?",
+        comment_id,
     )
+
+
+def _with_serving_generation(
+    engine: Engine, query: str, key: str
+) -> tuple[int, dict[str, Any] | None]:
+    """Run a serving_* query (the serving generation joined with a row found by `key`):
+    (serving generation, the row or None)."""
+    row = engine.store.reader().execute(query, (key, "threads")).one()
     if row is None:
         raise RuntimeError("the thread view has no tables: run `discuss init-db`")
     serving = int(row.pop("serving_generation__"))
