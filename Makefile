@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: run test install lint format bench clean-data
+.PHONY: run test services install lint format bench clean-data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,9 +26,14 @@ run: $(STAMP)
 	$(BIN)/gunicorn --workers $(WEB_WORKERS) --threads 4 --bind $(HOST):$(PORT) \
 		--access-logfile - 'web.wsgi:app'
 
-## The whole test suite (needs PostgreSQL and Redis on 127.0.0.1, and Debian's chromium).
-test: $(STAMP)
+## The whole test suite (PostgreSQL and Redis on 127.0.0.1, Debian's chromium): `services`
+## first installs or starts what is missing, or stops at once saying what to run.
+test: services $(STAMP)
 	$(BIN)/pytest
+
+## What the tests need besides the venv (.ci/run runs it too): scripts/test-services.
+services:
+	@bash scripts/test-services
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
