@@ -2,23 +2,34 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: `make run` installs the runtime dependencies only; `make test` (and lint,
+# format) add the `dev` extras (pytest, hypothesis, playwright, ruff ...).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
 
-.PHONY: run test services install lint format bench clean-data
+.PHONY: run test services install install-dev lint format bench clean-data
 
-$(STAMP): pyproject.toml
+# An editable install: a .pth file puts the project folder on the venv's path (see
+# [tool.setuptools] package-dir in pyproject.toml), so edits need no reinstall.
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $@
 
-install: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 ## Web + projection runner on the embedded default (SQLite, no Redis), demo thread loaded.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/discuss init-db
 	$(BIN)/discuss load-demo
 	$(BIN)/discuss catch-up
@@ -28,18 +39,18 @@ run: $(STAMP)
 
 ## The whole test suite (PostgreSQL and Redis on 127.0.0.1, Debian's chromium): `services`
 ## first installs or starts what is missing, or stops at once saying what to run.
-test: services $(STAMP)
+test: services $(DEV_STAMP)
 	$(BIN)/pytest
 
 ## What the tests need besides the venv (.ci/run runs it too): scripts/test-services.
 services:
 	@bash scripts/test-services
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 
 clean-data:
