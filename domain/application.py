@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
@@ -20,6 +21,7 @@ from domain import tokens
 from domain.errors import (
     AuthorNotFound,
     CommentNotFound,
+    InvalidInput,
     NotAuthenticated,
     ParentNotFound,
     PermissionDenied,
@@ -28,6 +30,9 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.model import (
+    ERASED_AUTHOR,
+    ERASED_COMMENT,
+    ERASURE_BASES,
     MEMBER,
     MODERATOR,
     OPERATOR,
@@ -39,6 +44,10 @@ from domain.model import (
     Thread,
 )
 from domain.rules import TITLE_MAX_LENGTH, Limits, clean_line, clean_name, clean_reason, clean_text
+from domain.sealing import MasterKeyError, Sealer
+
+# Erasing an author's comments: this many comments are loaded and saved at a time.
+ERASE_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,39 @@ class Changed:
     position: int
 
 
+class _Plain:
+    """Stands in for a data key where no sealing is set up (in-memory tests): the
+    content stays plaintext, as in stores written before sealing."""
+
+    stored = None
+
+    @staticmethod
+    def seal(value: str | None) -> str | None:
+        return value
+
+
 class Discussions(Application[UUID]):
+    """`sealer` seals personal content (domain/sealing.py); `vault` is the key table's
+    side that erasure needs: `comments_of(owner_id)` and `destroy(owner_id=,
+    comment_id=, version=)` (projections/keys.py builds both)."""
+
     name = "discussions"
 
-    def __init__(self, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        sealer: Sealer | None = None,
+        vault: Any = None,
+    ):
         super().__init__(env)
+        if sealer is not None and not getattr(self.recorder, "stores_data_keys", False):
+            raise MasterKeyError(
+                f"{type(self.recorder).__name__} cannot store data keys with the events"
+            )
+        self.sealer = sealer
+        self.vault = vault
+        self.opener: Any = None  # opens sealed values (projections/keys.py Opener)
         self.limits = Limits(
             text_min_length=int(self.env.get("TEXT_MIN_LENGTH") or 1),
             text_max_length=int(self.env.get("TEXT_MAX_LENGTH") or 20_000),
@@ -99,17 +136,18 @@ class Discussions(Application[UUID]):
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         secret = tokens.new_secret()
+        name = clean_name(name)
+        author_id = author_id or uuid4()
+        key = self._key(author_id, None, 1)
         author = Author.register(
-            name=clean_name(name),
+            name=key.seal(name),
             role=role,
             token_hash=tokens.hash_secret(secret),
             author_id=author_id,
             at=at,
         )
-        position = self._save(author)
-        return Registration(
-            author.id, author.name, role, tokens.make_token(author.id, secret), position
-        )
+        position = self._save(author, keys=[key])
+        return Registration(author.id, name, role, tokens.make_token(author.id, secret), position)
 
     def authenticate(self, token: str) -> Author:
         """The author a bearer token belongs to; NotAuthenticated if none."""
@@ -123,7 +161,16 @@ class Discussions(Application[UUID]):
             raise NotAuthenticated("the token is not valid") from None
         if not isinstance(author, Author) or not tokens.secret_matches(secret, author.token_hash):
             raise NotAuthenticated("the token is not valid")
+        if author.erased:
+            raise NotAuthenticated("this account has been erased")
         return author
+
+    def display_name(self, author: Author) -> str | None:
+        """The author's name in plaintext; None once erased (or its key lost)."""
+        if self.opener is None:
+            return author.name
+        name = self.opener.open(author.name)
+        return name if isinstance(name, str) else None
 
     def get_author(self, author_id: UUID) -> Author:
         author = self._get(author_id, Author)
@@ -234,18 +281,25 @@ class Discussions(Application[UUID]):
                     field="parent_id",
                 )
             parent.check_live()
+        if comment_id is None:
+            comment_id = (
+                Comment.id_for_client_key(thread_id, author_id, client_key)
+                if client_key
+                else uuid4()
+            )
+        key = self._key(author_id, comment_id, 1)
         comment = Comment.post(
             thread_id=thread_id,
             parent_id=parent_id,
             author_id=author_id,
-            text=text,
+            text=key.seal(text),
             client_key=client_key,
             comment_id=comment_id,
             at=at,
             actor_id=actor_id,
         )
         try:
-            position = self._save(comment)
+            position = self._save(comment, keys=[key])
         except IntegrityError:
             # A concurrent retry with the same client key won the race.
             retried = client_key and self._retried_post(
@@ -299,8 +353,9 @@ class Discussions(Application[UUID]):
         text = clean_text(text, self.limits)
         reason = clean_reason(reason, required=False)
         self.get_thread(comment.thread_id).check_open()
-        comment.edit(text, actor, reason, at=at)
-        return self._changed(comment)
+        key = self._next_key(comment)
+        comment.edit(key.seal(text), actor, key.seal(reason), at=at)
+        return self._changed(comment, key)
 
     def retract_comment(
         self,
@@ -310,8 +365,10 @@ class Discussions(Application[UUID]):
         at: datetime | None = None,
     ) -> Changed:
         comment = self.get_comment(comment_id)
-        comment.retract(self.actor(actor_id), clean_reason(reason, required=False), at=at)
-        return self._changed(comment)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.retract(self.actor(actor_id), key.seal(reason), at=at)
+        return self._changed(comment, key)
 
     def hide_comment(
         self, actor_id: UUID, comment_id: UUID, reason: str, at: datetime | None = None
@@ -319,8 +376,10 @@ class Discussions(Application[UUID]):
         actor = self.actor(actor_id)
         actor.check_moderator("hide a comment")
         comment = self.get_comment(comment_id)
-        comment.hide(actor, clean_reason(reason, required=True), at=at)
-        return self._changed(comment)
+        reason = clean_reason(reason, required=True)
+        key = self._next_key(comment, reason)
+        comment.hide(actor, key.seal(reason), at=at)
+        return self._changed(comment, key)
 
     def restore_comment(
         self, actor_id: UUID, comment_id: UUID, reason: str | None = None
@@ -328,8 +387,106 @@ class Discussions(Application[UUID]):
         actor = self.actor(actor_id)
         actor.check_moderator("restore a comment")
         comment = self.get_comment(comment_id)
-        comment.restore(actor, clean_reason(reason, required=False))
-        return self._changed(comment)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.restore(actor, key.seal(reason))
+        return self._changed(comment, key)
+
+    def suppress_revision(
+        self,
+        actor_id: UUID,
+        comment_id: UUID,
+        revision: int,
+        *,
+        text: bool = True,
+        edit_reason: bool = False,
+        reason: str | None = None,
+    ) -> Changed:
+        """Withhold one revision's text and/or edit reason from all but moderators."""
+        actor = self.actor(actor_id)
+        actor.check_moderator("suppress a revision")
+        comment = self.get_comment(comment_id)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.suppress_revision(
+            actor, revision, text=text, edit_reason=edit_reason, reason=key.seal(reason)
+        )
+        return self._changed(comment, key)
+
+    def unsuppress_revision(
+        self, actor_id: UUID, comment_id: UUID, revision: int, reason: str | None = None
+    ) -> Changed:
+        actor = self.actor(actor_id)
+        actor.check_moderator("restore a suppressed revision")
+        comment = self.get_comment(comment_id)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.unsuppress_revision(actor, revision, key.seal(reason))
+        return self._changed(comment, key)
+
+    # ---- erasure (crypto-shredding: domain/sealing.py) -----------------------------
+
+    @staticmethod
+    def check_basis(basis: str) -> str:
+        if basis not in ERASURE_BASES:
+            raise InvalidInput(
+                f"basis must be one of {', '.join(ERASURE_BASES)}, not {basis!r}", field="basis"
+            )
+        return basis
+
+    def erase_comment(
+        self, actor_id: UUID, comment_id: UUID, basis: str, at: datetime | None = None
+    ) -> Changed:
+        """A moderator's takedown: every revision's content destroyed. Idempotent."""
+        actor = self.actor(actor_id)
+        actor.check_moderator("erase a comment")
+        self.check_basis(basis)
+        comment = self.get_comment(comment_id)
+        erased = comment.erase(actor, ERASED_COMMENT, basis, at=at)
+        changed = self._changed(comment) if erased else self._unchanged(comment)
+        self._destroy(comment_id=comment.id)
+        return changed
+
+    def erase_revision(
+        self, actor_id: UUID, comment_id: UUID, revision: int, basis: str
+    ) -> Changed:
+        """One revision's text and edit reason destroyed. Idempotent."""
+        actor = self.actor(actor_id)
+        actor.check_moderator("erase a revision")
+        self.check_basis(basis)
+        comment = self.get_comment(comment_id)
+        erased = comment.erase_revision(actor, revision, basis)
+        changed = self._changed(comment) if erased else self._unchanged(comment)
+        self._destroy(comment_id=comment.id, version=revision)
+        return changed
+
+    def erase_author(
+        self, actor_id: UUID, author_id: UUID, basis: str, at: datetime | None = None
+    ) -> Changed:
+        """An account and everything its author wrote: the author themself or the
+        operator. Every comment gets an Erased event (so each thread's views change,
+        and the audit says so), then the account; then the keys are destroyed.
+        Idempotent: erasing again finishes what an interrupted erasure left."""
+        if actor_id not in (author_id, OPERATOR_ID):
+            raise PermissionDenied("only the author themself or the operator may erase an account")
+        self.check_basis(basis)
+        actor = self.actor(actor_id) if actor_id == OPERATOR_ID else Actor(author_id, MEMBER)
+        author = self.get_author(author_id)
+        comment_ids = self.vault.comments_of(str(author_id)) if self.vault is not None else []
+        for start in range(0, len(comment_ids), ERASE_CHUNK):
+            comments = [
+                self._get(UUID(c), Comment) for c in comment_ids[start : start + ERASE_CHUNK]
+            ]
+            changed = [
+                c for c in comments if c is not None and c.erase(actor, ERASED_AUTHOR, basis, at=at)
+            ]
+            if changed:
+                self._save(*changed)
+        erased = author.erase(basis, actor_id, at=at)
+        result = self._changed(author) if erased else self._unchanged(author)
+        self._actors.pop(author_id, None)
+        self._destroy(owner_id=author_id)
+        return result
 
     # ---- plumbing ----------------------------------------------------------------
 
@@ -343,13 +500,37 @@ class Discussions(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
-    def _save(self, *aggregates) -> int:
-        recordings = self.save(*aggregates)
+    def _key(self, owner_id: UUID, comment_id: UUID | None, version: int) -> Any:
+        if self.sealer is None:
+            return _Plain
+        return self.sealer.new_key(owner_id, comment_id, version)
+
+    def _next_key(self, comment: Comment, *content: str | None) -> Any:
+        """The data key of the comment's next event (its content belongs to the
+        comment's author); none needed when the event carries no content."""
+        if content and all(c is None for c in content):
+            return _Plain
+        return self._key(comment.author_id, comment.id, comment.version + 1)
+
+    def _destroy(self, **where: Any) -> None:
+        if self.vault is not None:
+            self.vault.destroy(
+                **{k: (str(v) if isinstance(v, UUID) else v) for k, v in where.items()}
+            )
+
+    def _save(self, *aggregates, keys: Any = ()) -> int:
+        data_keys = [k.stored for k in keys if k.stored is not None]
+        recordings = (
+            self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
+        )
         return max(r.notification.id for r in recordings)
 
-    def _changed(self, aggregate) -> Changed:
+    def _unchanged(self, aggregate) -> Changed:
+        return Changed(aggregate.id, aggregate.version, self.head_position())
+
+    def _changed(self, aggregate, key: Any = None) -> Changed:
         try:
-            position = self._save(aggregate)
+            position = self._save(aggregate, keys=[key] if key is not None else ())
         except IntegrityError:
             raise VersionConflict(
                 "another change to this item was saved first: reload it and try again"

@@ -68,6 +68,14 @@ class CommentHidden(DomainError):
     pass
 
 
+class CommentErased(DomainError):
+    pass
+
+
+class RevisionNotFound(NotFound):
+    pass
+
+
 class InvalidTransition(DomainError):
     """E.g. restoring a comment that is not hidden, unlocking an open thread."""
 

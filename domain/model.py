@@ -15,10 +15,12 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
+    CommentErased,
     CommentHidden,
     CommentRetracted,
     InvalidTransition,
     PermissionDenied,
+    RevisionNotFound,
     ThreadLocked,
 )
 
@@ -33,6 +35,18 @@ VISIBLE = "visible"
 RETRACTED = "retracted"
 HIDDEN = "hidden"
 
+# Why something was erased: a fixed list, shown publicly in the erasure ledger (a free
+# text would itself be personal content that could not be forgotten).
+ERASURE_BASES = {
+    "author_request": "at the author's request",
+    "legal": "in response to a legal request",
+    "personal_data": "it exposed personal data",
+    "operator": "by decision of the site's operator",
+}
+# What an erasure covered.
+ERASED_COMMENT = "comment"
+ERASED_AUTHOR = "author"
+
 
 class Author(Aggregate):
     class Registered(Aggregate.Created):
@@ -41,10 +55,28 @@ class Author(Aggregate):
         token_hash: str
         actor_id: UUID
 
+    class Erased(Aggregate.Event):
+        """The author's account and all their content are erased (their data keys
+        destroyed); the account can no longer sign in."""
+
+        basis: str
+        actor_id: UUID
+
+        def apply(self, author: Author) -> None:
+            author.erased = True
+
     def __init__(self, name: str, role: str, token_hash: str, actor_id: UUID):
-        self.name = name
+        self.name = name  # sealed (domain/sealing.py)
         self.role = role
         self.token_hash = token_hash
+        self.erased = False
+
+    def erase(self, basis: str, actor_id: UUID, at: datetime | None = None) -> bool:
+        """False if the author was erased already (erasing twice changes nothing)."""
+        if self.erased:
+            return False
+        self.trigger_event(self.Erased, basis=basis, actor_id=actor_id, timestamp=at)
+        return True
 
     @classmethod
     def register(
@@ -169,6 +201,7 @@ class Comment(Aggregate):
 
         def apply(self, comment: Comment) -> None:
             comment.text = self.text
+            comment.revisions.append(self.originator_version)
 
     class Retracted(Aggregate.Event):
         thread_id: UUID
@@ -194,6 +227,52 @@ class Comment(Aggregate):
         def apply(self, comment: Comment) -> None:
             comment.state = VISIBLE
 
+    class Erased(Aggregate.Event):
+        """Every revision's content is erased (its data keys destroyed). `scope` says
+        whether the comment alone or its author's whole account was erased."""
+
+        thread_id: UUID
+        scope: str
+        basis: str
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.erased = True
+
+    class RevisionErased(Aggregate.Event):
+        """One revision's content (its text and edit reason) is erased."""
+
+        thread_id: UUID
+        revision: int
+        basis: str
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.erased_revisions.add(self.revision)
+
+    class RevisionSuppressed(Aggregate.Event):
+        """A revision's text and/or edit reason are withheld from everyone but
+        moderators (MediaWiki's RevisionDelete); reversible."""
+
+        thread_id: UUID
+        revision: int
+        text: bool
+        edit_reason: bool
+        reason: str | None
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.suppressed[self.revision] = (self.text, self.edit_reason)
+
+    class RevisionUnsuppressed(Aggregate.Event):
+        thread_id: UUID
+        revision: int
+        reason: str | None
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.suppressed.pop(self.revision, None)
+
     def __init__(
         self,
         thread_id: UUID,
@@ -206,9 +285,14 @@ class Comment(Aggregate):
         self.thread_id = thread_id
         self.parent_id = parent_id
         self.author_id = author_id
-        self.text = text
+        self.text = text  # sealed (domain/sealing.py)
         self.client_key = client_key
         self.state = VISIBLE
+        self.erased = False
+        self.erased_revisions: set[int] = set()
+        self.suppressed: dict[int, tuple[bool, bool]] = {}
+        # Versions that carry a text (posted, edited): the revisions.
+        self.revisions: list[int] = [1]
 
     @staticmethod
     def id_for_client_key(thread_id: UUID, author_id: UUID, client_key: str) -> UUID:
@@ -250,8 +334,96 @@ class Comment(Aggregate):
             raise PermissionDenied("only the comment's author or a moderator may change it")
 
     def check_live(self) -> None:
+        if self.erased:
+            raise CommentErased("the comment has been erased")
         if self.state == RETRACTED:
             raise CommentRetracted("the comment has been retracted")
+
+    def check_revision(self, revision: int) -> None:
+        if revision not in self.revisions:
+            raise RevisionNotFound(
+                f"comment {self.id} has no revision {revision}; its revisions are"
+                f" {', '.join(map(str, self.revisions))}",
+                field="revision",
+            )
+
+    def erase(self, actor: Actor, scope: str, basis: str, at: datetime | None = None) -> bool:
+        """False if erased already (erasing twice changes nothing)."""
+        if scope == ERASED_COMMENT:
+            actor.check_moderator("erase a comment")
+        if self.erased:
+            return False
+        self.trigger_event(
+            self.Erased,
+            thread_id=self.thread_id,
+            scope=scope,
+            basis=basis,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+        return True
+
+    def erase_revision(
+        self, actor: Actor, revision: int, basis: str, at: datetime | None = None
+    ) -> bool:
+        actor.check_moderator("erase a revision")
+        self.check_revision(revision)
+        if self.erased or revision in self.erased_revisions:
+            return False
+        self.trigger_event(
+            self.RevisionErased,
+            thread_id=self.thread_id,
+            revision=revision,
+            basis=basis,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+        return True
+
+    def suppress_revision(
+        self,
+        actor: Actor,
+        revision: int,
+        *,
+        text: bool,
+        edit_reason: bool,
+        reason: str | None,
+        at: datetime | None = None,
+    ) -> None:
+        actor.check_moderator("suppress a revision")
+        self.check_revision(revision)
+        if not (text or edit_reason):
+            raise InvalidTransition("suppress the text, the edit reason, or both")
+        if self.erased or revision in self.erased_revisions:
+            raise CommentErased("that revision is erased: there is nothing left to suppress")
+        if self.suppressed.get(revision) == (text, edit_reason):
+            raise InvalidTransition(f"revision {revision} is suppressed that way already")
+        self.trigger_event(
+            self.RevisionSuppressed,
+            thread_id=self.thread_id,
+            revision=revision,
+            text=text,
+            edit_reason=edit_reason,
+            reason=reason,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+
+    def unsuppress_revision(
+        self, actor: Actor, revision: int, reason: str | None, at: datetime | None = None
+    ) -> None:
+        actor.check_moderator("restore a suppressed revision")
+        self.check_revision(revision)
+        if revision not in self.suppressed:
+            raise InvalidTransition(f"revision {revision} is not suppressed")
+        self.trigger_event(
+            self.RevisionUnsuppressed,
+            thread_id=self.thread_id,
+            revision=revision,
+            reason=reason,
+            actor_id=actor.id,
+            timestamp=at,
+        )
 
     def edit(
         self, text: str, actor: Actor, reason: str | None = None, at: datetime | None = None
@@ -291,6 +463,8 @@ class Comment(Aggregate):
 
     def restore(self, actor: Actor, reason: str | None, at: datetime | None = None) -> None:
         actor.check_moderator("restore a comment")
+        if self.erased:
+            raise CommentErased("the comment has been erased")
         if self.state != HIDDEN:
             raise InvalidTransition("only a hidden comment can be restored")
         self.trigger_event(

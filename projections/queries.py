@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from projections import visibility
 from projections.db import Sql
 from projections.engine import Engine, Tables
 from projections.thread_view import seq_key
+from projections.visibility import CommentDecisions, Opening, Viewer
 
 REMOVED_BY_MODERATOR = "removed by a moderator"
 RETRACTED_BY_AUTHOR = "retracted"
@@ -133,19 +135,43 @@ def list_threads(engine: Engine, limit: int = 20, cursor: tuple[str, str] | None
     return {"threads": [thread_meta(r) for r in rows], "next_cursor": next_cursor}
 
 
-def _comment(row: dict[str, Any], hidden: dict[str, dict], moderator: bool) -> dict[str, Any]:
+def _comment(
+    row: dict[str, Any],
+    hidden: dict[str, dict],
+    viewer: Viewer,
+    decided: CommentDecisions | None,
+    opening: Opening,
+) -> dict[str, Any]:
+    """One comment node: the row as it was at the view's point (live: now), with what
+    is withheld today withheld (projections/visibility.py decides)."""
     state = row["state"]
-    author = {"id": row["author_id"], "name": row["author_name"]} if row["author_id"] else None
-    text = row["text"]
+    author_id, name, text = row["author_id"], row["author_name"], row["text"]
     placeholder = None
     if state == "hidden":
-        placeholder = REMOVED_BY_MODERATOR
+        placeholder = placeholder_for("hidden", None)
         kept = hidden.get(row["comment_id"])
-        if moderator and kept:
-            author = {"id": kept["author_id"], "name": kept["author_name"]}
-            text = kept["text"]
+        if viewer.moderator and kept:
+            author_id, name, text = kept["author_id"], kept["author_name"], kept["text"]
     elif state == "retracted":
-        placeholder = RETRACTED_BY_AUTHOR
+        placeholder = placeholder_for("retracted", None)
+    # Today's decisions apply to every view, past ones included.
+    verdict = visibility.text_verdict(
+        decided, viewer, author_id, row.get("text_version"), visibility.THREAD
+    )
+    if decided is not None and (decided.erased or decided.state != "visible"):
+        state = "erased" if decided.erased else decided.state
+    if not visibility.author_verdict(decided, viewer, author_id, visibility.THREAD).shown:
+        author_id = name = None
+    if not verdict.shown:
+        text, placeholder = None, verdict.note
+    text, unavailable = opening.text(text)
+    if unavailable:
+        placeholder = visibility.UNAVAILABLE_NOTE
+    name, _ = opening.text(name)
+    author = {"id": author_id, "name": name or visibility.ERASED_AUTHOR_NAME} if author_id else None
+    reason = None
+    if state != "erased" and (viewer.moderator or state == "retracted"):
+        reason, _ = opening.text(row["state_reason"])
     return {
         "id": row["comment_id"],
         "parent_id": row["parent_id"],
@@ -154,7 +180,7 @@ def _comment(row: dict[str, Any], hidden: dict[str, dict], moderator: bool) -> d
         "text": text,
         "state": state,
         "placeholder": placeholder,
-        "state_reason": row["state_reason"] if (moderator or state == "retracted") else None,
+        "state_reason": reason,
         "posted_at": row["posted_at"],
         "edited": row["edit_count"] > 0,
         "edit_count": row["edit_count"],
@@ -165,6 +191,37 @@ def _comment(row: dict[str, Any], hidden: dict[str, dict], moderator: bool) -> d
         "replies": [],
         "more_replies": None,
     }
+
+
+def placeholder_for(why: str, since: str | None) -> str:
+    """The words shown in place of withheld content (the row's own state: no date)."""
+    if since is None:
+        return {"hidden": REMOVED_BY_MODERATOR, "retracted": RETRACTED_BY_AUTHOR}[why]
+    return visibility.placeholder(why, since) or ""
+
+
+class _Presenter:
+    """Turns a page's rows into comment nodes: today's decisions for all of them and
+    their sealed values opened, each in one batch."""
+
+    def __init__(self, source: Any, rows: list[dict], req: PageRequest):
+        self.viewer = Viewer(None, req.moderator)
+        engine = source.engine
+        self.hidden = _hidden_texts(source, rows, req.moderator)
+        self.decided = visibility.decisions_for(engine, [r["comment_id"] for r in rows])
+        self.opening = Opening(engine)
+        for row in rows:
+            for value in (row["text"], row["author_name"], row["state_reason"]):
+                self.opening.want(value)
+        for kept in self.hidden.values():
+            self.opening.want(kept["text"])
+            self.opening.want(kept["author_name"])
+        self.opening.run()
+
+    def node(self, row: dict) -> dict[str, Any]:
+        return _comment(
+            row, self.hidden, self.viewer, self.decided.get(row["comment_id"]), self.opening
+        )
 
 
 class SqlRows:
@@ -304,11 +361,11 @@ def _nest(
 ) -> list[dict]:
     """Assemble rows (tops + their descendants in path order) into nested dicts, cutting
     at `max_depth` and after `replies_limit` replies per comment with "more" markers."""
-    hidden = _hidden_texts(source, tops + descendants, req.moderator)
+    present = _Presenter(_rows(source), tops + descendants, req)
     by_id: dict[str, dict] = {}
     result = []
     for row in tops:
-        node = by_id[row["comment_id"]] = _comment(row, hidden, req.moderator)
+        node = by_id[row["comment_id"]] = present.node(row)
         result.append(node)
     for row in descendants:
         parent = by_id.get(row["parent_id"])
@@ -317,7 +374,7 @@ def _nest(
         if row["depth"] > max_depth or len(parent["replies"]) >= req.replies_limit:
             _mark_more(parent)
             continue
-        node = by_id[row["comment_id"]] = _comment(row, hidden, req.moderator)
+        node = by_id[row["comment_id"]] = present.node(row)
         parent["replies"].append(node)
     for node in by_id.values():
         if node["more_replies"] is not None or len(node["replies"]) < node["reply_count"]:
@@ -384,8 +441,7 @@ def subtree_of_comment(source: Any, comment_id: str, req: PageRequest) -> dict[s
     if row is None:
         raise NotInView(f"no comment with id {comment_id}")
     thread_id = row["thread_id"]
-    hidden = _hidden_texts(rows, [row], req.moderator)
-    node = _comment(row, hidden, req.moderator)
+    node = _Presenter(rows, [row], req).node(row)
     children, more = rows.page(thread_id, comment_id, req)
     max_depth = row["depth"] + 1 + req.depth
     descendants = _subtrees(rows, thread_id, children, max_depth)

@@ -7,6 +7,7 @@ from domain.settings import Database
 from projections.audit_log import AuditLog
 from projections.author_activity import AuthorActivity
 from projections.db import ViewStore
+from projections.decisions import Decisions
 from projections.engine import Engine, Projection
 from projections.hash_chain import HashChain
 from projections.revisions import Revisions
@@ -15,7 +16,15 @@ from projections.time_travel import TimeTravel
 
 
 def all_projections() -> list[Projection]:
-    return [ThreadView(), Revisions(), AuthorActivity(), AuditLog(), HashChain(), TimeTravel()]
+    return [
+        ThreadView(),
+        Revisions(),
+        AuthorActivity(),
+        AuditLog(),
+        HashChain(),
+        TimeTravel(),
+        Decisions(),
+    ]
 
 
 def build_engine(app: Discussions, database: Database) -> Engine:

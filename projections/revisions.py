@@ -23,6 +23,8 @@ class _Page:
     def __init__(self, sql: Sql, t: Tables):
         self.sql, self.t = sql, t
         self.rows: list[tuple] = []
+        # Erased content dropped from the rows too: (comment id, revision or None = all).
+        self.erased: list[tuple[str, int | None]] = []
 
 
 class Revisions(BatchProjection):
@@ -52,6 +54,16 @@ class Revisions(BatchProjection):
 
     def flush(self, page: _Page) -> None:
         insert_rows(page.sql, page.t.revisions, REVISION_COLUMNS, page.rows)
+        for comment_id, revision in page.erased:
+            where = "comment_id = ?" + (" AND version = ?" if revision is not None else "")
+            params = (comment_id,) if revision is None else (comment_id, revision)
+            page.sql.execute(
+                f"UPDATE {page.t.revisions} SET"
+                " text = CASE WHEN kind IN ('posted', 'edited') THEN NULL ELSE text END,"
+                " reason = CASE WHEN kind IN ('erased', 'revision_erased') THEN reason END"
+                f" WHERE {where}",
+                params,
+            )
 
     @staticmethod
     def _add(page: _Page, e, pos: int, kind: str, text: str | None, reason: str | None) -> None:
@@ -88,3 +100,24 @@ class Revisions(BatchProjection):
     @handles(Comment.Restored)
     def restored(self, page: _Page, e: Comment.Restored, pos: int) -> None:
         self._add(page, e, pos, "restored", None, e.reason)
+
+    # Decisions on content: `reason` holds the erasure's basis (one of a fixed list) or
+    # the suppression's sealed reason; `text` names the revision concerned.
+    @handles(Comment.Erased)
+    def erased(self, page: _Page, e: Comment.Erased, pos: int) -> None:
+        self._add(page, e, pos, "erased", None, e.basis)
+        page.erased.append((str(e.originator_id), None))
+
+    @handles(Comment.RevisionErased)
+    def revision_erased(self, page: _Page, e: Comment.RevisionErased, pos: int) -> None:
+        self._add(page, e, pos, "revision_erased", str(e.revision), e.basis)
+        page.erased.append((str(e.originator_id), e.revision))
+
+    @handles(Comment.RevisionSuppressed)
+    def revision_suppressed(self, page: _Page, e: Comment.RevisionSuppressed, pos: int) -> None:
+        parts = [p for p, on in (("text", e.text), ("edit_reason", e.edit_reason)) if on]
+        self._add(page, e, pos, "revision_suppressed", f"{e.revision}:{','.join(parts)}", e.reason)
+
+    @handles(Comment.RevisionUnsuppressed)
+    def revision_unsuppressed(self, page: _Page, e: Comment.RevisionUnsuppressed, pos: int) -> None:
+        self._add(page, e, pos, "revision_unsuppressed", str(e.revision), e.reason)

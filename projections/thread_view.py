@@ -61,6 +61,7 @@ class ThreadView(BatchProjection):
             edited_at TEXT,
             edit_count INTEGER NOT NULL DEFAULT 0,
             version INTEGER NOT NULL,
+            text_version INTEGER NOT NULL,
             reply_count INTEGER NOT NULL DEFAULT 0,
             descendant_count INTEGER NOT NULL DEFAULT 0,
             last_position BIGINT NOT NULL)""",
@@ -256,6 +257,7 @@ class ThreadView(BatchProjection):
             "edited_at": None,
             "edit_count": 0,
             "version": e.originator_version,
+            "text_version": e.originator_version,
             "reply_count": 0,
             "descendant_count": 0,
             "last_position": pos,
@@ -287,10 +289,23 @@ class ThreadView(BatchProjection):
                 kept = page.hidden_row(row["comment_id"])
                 if kept is not None:
                     page.hidden[row["comment_id"]] = (kept[0], kept[1], e.text)
-                page.change(row, e, pos, edited_at=at, edit_count=row["edit_count"] + 1)
+                page.change(
+                    row,
+                    e,
+                    pos,
+                    edited_at=at,
+                    edit_count=row["edit_count"] + 1,
+                    text_version=e.originator_version,
+                )
             else:
                 page.change(
-                    row, e, pos, text=e.text, edited_at=at, edit_count=row["edit_count"] + 1
+                    row,
+                    e,
+                    pos,
+                    text=e.text,
+                    edited_at=at,
+                    edit_count=row["edit_count"] + 1,
+                    text_version=e.originator_version,
                 )
         page.touch(e.thread_id, e, pos, at=at)
 
@@ -336,19 +351,57 @@ class ThreadView(BatchProjection):
             )
         page.touch(e.thread_id, e, pos, visible=1)
 
+    # ---- decisions that withhold content (projections/visibility.py decides) --------
+    # The row's version and the thread's position move, so every cached view of the
+    # thread is built again; erased texts are dropped from the rows as well.
 
-_CHANGES = (Comment.Edited, Comment.Retracted, Comment.Hidden, Comment.Restored)
+    @handles(Comment.Erased)
+    def comment_erased(self, page: _Page, e: Comment.Erased, pos: int) -> None:
+        comment_id = str(e.originator_id)
+        row = page.comments.get(comment_id)
+        if page.hidden_row(comment_id) is not None:
+            page.hidden[comment_id] = None
+        if row is not None:
+            page.change(row, e, pos, text=None)
+        page.touch(e.thread_id, e, pos)
+
+    @handles(Comment.RevisionErased)
+    def revision_erased(self, page: _Page, e: Comment.RevisionErased, pos: int) -> None:
+        row = page.comments.get(str(e.originator_id))
+        if row is not None:
+            current = row["text_version"] == e.revision
+            page.change(row, e, pos, **({"text": None} if current else {}))
+        page.touch(e.thread_id, e, pos)
+
+    @handles(Comment.RevisionSuppressed, Comment.RevisionUnsuppressed)
+    def revision_decided(self, page: _Page, e: Any, pos: int) -> None:
+        row = page.comments.get(str(e.originator_id))
+        if row is not None:
+            page.change(row, e, pos)
+        page.touch(e.thread_id, e, pos)
+
+
+_CHANGES = (
+    Comment.Edited,
+    Comment.Retracted,
+    Comment.Hidden,
+    Comment.Restored,
+    Comment.Erased,
+    Comment.RevisionErased,
+    Comment.RevisionSuppressed,
+    Comment.RevisionUnsuppressed,
+)
 _REMOVED = {"text": None, "author_id": None, "author_name": None}
 
 COMMENT_COLUMNS = (
     "comment_id", "thread_id", "parent_id", "root_seq", "seq", "depth", "path", "author_id",
     "author_name", "text", "state", "state_reason", "posted_at", "edited_at", "edit_count",
-    "version", "reply_count", "descendant_count", "last_position",
+    "version", "text_version", "reply_count", "descendant_count", "last_position",
 )  # fmt: skip
 # What events after the post change on a comment's row (its counts change by deltas).
 CHANGED_COLUMNS = (
     "author_id", "author_name", "text", "state", "state_reason", "edited_at", "edit_count",
-    "version", "last_position",
+    "version", "text_version", "last_position",
 )  # fmt: skip
 THREAD_COLUMNS = (
     "thread_id", "thread_key", "title", "body", "locked", "opened_by", "opened_at",

@@ -35,7 +35,7 @@ from projections.queries import NotInView, PageRequest
 from projections.thread_view import seq_key
 
 DEFAULT_CHECKPOINT_EVERY = 100
-SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMAT = 4
 # Threads whose latest state a projection keeps in memory between pages.
 STATE_CACHE_SIZE = 16
 
@@ -212,6 +212,7 @@ class ThreadState:
             "edited_at": None,
             "edit_count": 0,
             "version": record["version"],
+            "text_version": record["version"],
             "reply_count": 0,
             "descendant_count": 0,
             "last_position": position,
@@ -243,6 +244,7 @@ class ThreadState:
             row["text"] = record["text"]
         row["edited_at"] = at
         row["edit_count"] += 1
+        row["text_version"] = record["version"]
 
     def _withdraw(self, row: dict, state: str, reason: str | None) -> None:
         row.update(state=state, state_reason=reason, text=None, author_id=None, author_name=None)
@@ -330,10 +332,12 @@ class ThreadState:
 
 
 class MemoryRows:
-    """A ThreadState as a row source for projections.queries' nesting and paging."""
+    """A ThreadState as a row source for projections.queries' nesting and paging; today's
+    decisions and the keys are read through `engine`."""
 
-    def __init__(self, state: ThreadState):
+    def __init__(self, state: ThreadState, engine: Engine):
         self.state = state
+        self.engine = engine
 
     def thread(self, thread_id: str) -> dict[str, Any]:
         if self.state.thread is None or thread_id != self.state.thread_id:
@@ -383,9 +387,10 @@ class MemoryRows:
         return sum(1 for r in rows if r["seq"] > last_seq)
 
 
-def page_from_state(state: ThreadState, req: PageRequest) -> dict[str, Any]:
-    """queries.thread_page's result for a thread rebuilt in memory."""
-    return queries.page_of_thread(MemoryRows(state), state.thread_id, req)
+def page_from_state(state: ThreadState, req: PageRequest, engine: Engine) -> dict[str, Any]:
+    """queries.thread_page's result for a thread rebuilt in memory, with today's
+    decisions (read through `engine`) applied."""
+    return queries.page_of_thread(MemoryRows(state, engine), state.thread_id, req)
 
 
 # ---- the projection ------------------------------------------------------------------------
@@ -672,7 +677,7 @@ def thread_page_as_of(
     """queries.thread_page's result as the thread was at `position`, plus
     "as_of": {"position": the thread's last event at or before it, "at": its time}."""
     state = state_at(engine, thread_id, position)
-    page = page_from_state(state, req)
+    page = page_from_state(state, req, engine)
     page["as_of"] = _as_of(state)
     return page
 
@@ -692,7 +697,7 @@ def comment_subtree_as_of(
     state = state_at(engine, thread_id, position)
     if comment_id not in state.comments:
         raise NotYetOpened(f"comment {comment_id} did not exist yet at position {position}")
-    page = queries.subtree_of_comment(MemoryRows(state), comment_id, req)
+    page = queries.subtree_of_comment(MemoryRows(state, engine), comment_id, req)
     page["as_of"] = _as_of(state)
     return page
 

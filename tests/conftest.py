@@ -16,11 +16,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from domain.sealing import MasterKey
 from domain.settings import Database
 from projections.setup import initialise, open_application
 
 PG_ADMIN_URL = os.environ.get("DISCUSS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("DISCUSS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# One master key for the session's stores (PostgreSQL needs it in the environment; the
+# processes tests start inherit it). tests/integration/test_sealing.py covers the file
+# generated beside an SQLite store when it is not set.
+os.environ.setdefault("DISCUSS_MASTER_KEY", MasterKey.generate_text())
 SEED_FILE = Path(__file__).resolve().parents[1] / "workers" / "data" / "seed-thread.json"
 
 

@@ -126,13 +126,13 @@ def as_of_page(engine: Engine, thread_id: str, req: PageRequest, position: int):
     return page
 
 
-def scratch_page(events, thread_id: str, req: PageRequest, position: int):
+def scratch_page(engine: Engine, events, thread_id: str, req: PageRequest, position: int):
     state = ThreadState(thread_id)
     for p, event in events:
         if p > position:
             break
         state.apply(event, p)
-    return None if state.thread is None else time_travel.page_from_state(state, req)
+    return None if state.thread is None else time_travel.page_from_state(state, req, engine)
 
 
 @settings(
@@ -150,12 +150,13 @@ def test_as_of_equals_rebuilt_equals_live_at_every_position(ops):
     projections = [
         TimeTravel(checkpoint_every=CHECKPOINT_EVERY) if p.name == "time_travel" else p
         for p in all_projections()
-        if p.name in ("threads", "time_travel")
+        if p.name in ("threads", "time_travel", "decisions")
     ]
     engine = Engine(app, ViewStore(database), projections)
     try:
         thread_ids = run(app, ops)
         engine.catch_up("time_travel")
+        engine.catch_up("decisions")  # today's decisions apply to every position
         head = app.head_position()
         events = [
             (n.id, engine.decoder.decode(n))
@@ -167,7 +168,7 @@ def test_as_of_equals_rebuilt_equals_live_at_every_position(ops):
             for thread_id in thread_ids:
                 for req in REQUESTS:
                     live = live_page(engine, thread_id, req)
-                    rebuilt = scratch_page(events, thread_id, req, position)
+                    rebuilt = scratch_page(engine, events, thread_id, req, position)
                     past = as_of_page(engine, thread_id, req, position)
                     assert rebuilt == live, (position, thread_id, req)
                     assert past == live, (position, thread_id, req)
