@@ -252,7 +252,7 @@ class CommentOut(Schema):
     depth = fields.Integer()
     author = fields.Nested(AuthorRef, allow_none=True)
     text = fields.String(allow_none=True)
-    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden"]})
+    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden", "erased"]})
     placeholder = fields.String(allow_none=True)
     state_reason = fields.String(allow_none=True)
     posted_at = fields.String()

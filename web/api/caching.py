@@ -4,38 +4,74 @@ A thread's ETag is built from its projection's last applied position (and the
 query), so it changes exactly when the thread's view changes. The JSON bytes
 are dumped through the schemas once per ETag and kept in a small LRU per process:
 a read of an unchanged thread costs one indexed row read and a dict lookup.
+
+Bodies hold content that a later decision may withhold (or erase), so a body must not
+outlive its thread's change in memory either: entries are grouped per thread, and the
+first read that sees the thread at a new position drops every body of its older
+positions; no body is kept longer than MAX_AGE seconds, read or not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from flask import Response, current_app, request
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
+MAX_AGE = 600.0
 
 
 class BodyCache:
-    def __init__(self, size: int = 512):
+    def __init__(self, size: int = 512, max_age: float = MAX_AGE):
         self.size = size
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self.max_age = max_age
+        self._items: OrderedDict[str, tuple[float, str | None, bytes]] = OrderedDict()
+        self._versions: dict[str, object] = {}  # group -> the newest version seen
         self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
-    def get_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
+    def get_or_build(
+        self,
+        key: str,
+        build: Callable[[], bytes],
+        group: str | None = None,
+        version: object = None,
+    ) -> bytes:
+        now = time.monotonic()
         with self._lock:
-            body = self._items.get(key)
-            if body is not None:
+            if group is not None and self._versions.get(group, version) != version:
+                self._drop_group(group)
+            item = self._items.get(key)
+            if item is not None and now - item[0] < self.max_age:
                 self._items.move_to_end(key)
-                return body
+                return item[2]
         body = build()
         with self._lock:
-            self._items[key] = body
+            if group is not None:
+                self._versions[group] = version
+            self._items[key] = (now, group, body)
             if len(self._items) > self.size:
                 self._items.popitem(last=False)
+            if now - self._swept > self.max_age / 10:
+                self._sweep(now)
         return body
+
+    def _drop_group(self, group: str) -> None:
+        for key in [k for k, item in self._items.items() if item[1] == group]:
+            del self._items[key]
+        self._versions.pop(group, None)
+
+    def _sweep(self, now: float) -> None:
+        self._swept = now
+        for key in [k for k, item in self._items.items() if now - item[0] >= self.max_age]:
+            del self._items[key]
+        live = {item[1] for item in self._items.values()}
+        for group in [g for g in self._versions if g not in live]:
+            del self._versions[group]
 
 
 def bodies() -> BodyCache:
@@ -68,13 +104,19 @@ def json_bytes_response(
 
 
 def cached_json(
-    key_parts: tuple, build: Callable[[], bytes], cache_control: str = CACHE_CONTROL
+    key_parts: tuple,
+    build: Callable[[], bytes],
+    cache_control: str = CACHE_CONTROL,
+    group: str | None = None,
+    version: object = None,
 ) -> Response:
-    """304 if the client's copy is current; else the cached (or freshly built) bytes."""
+    """304 if the client's copy is current; else the cached (or freshly built) bytes.
+    `group` (a thread id) with `version` (its position now): see BodyCache."""
     etag = make_etag(*key_parts)
     if not_modified(etag):
         response = Response(status=304)
         response.headers["ETag"] = etag
         response.headers["Cache-Control"] = cache_control
         return response
-    return json_bytes_response(bodies().get_or_build(etag, build), etag, cache_control)
+    body = bodies().get_or_build(etag, build, group, version)
+    return json_bytes_response(body, etag, cache_control)

@@ -86,7 +86,11 @@ def get_comment(comment_id):
 
         key = ("comment", comment_id, row["thread_id"], row["last_position"], tables.generation)
         return cached_json(
-            (*key, req), build, cache_control=PRIVATE if moderator else CACHE_CONTROL
+            (*key, req),
+            build,
+            cache_control=PRIVATE if moderator else CACHE_CONTROL,
+            group=row["thread_id"],
+            version=row["last_position"],
         )
 
     response = on_serving_tables(eng, respond)

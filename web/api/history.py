@@ -10,7 +10,7 @@ by a moderator (or retracted while hidden) are for moderators only.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from projections import audit_log, diffs, queries, time_travel
 from projections.engine import Engine
 from web.api.caching import CACHE_CONTROL, cached_json
 from web.api.common import json_response, load_query
-from web.api.reads import engine, wait_for_position
+from web.api.reads import engine, on_serving_tables, serving_thread, wait_for_position
 from web.auth import current_author, is_moderator
 from web.errors import ApiError
 from web.openapi import operation
@@ -40,10 +40,6 @@ from web.schemas_history import (
 bp = Blueprint("history", __name__)
 
 PRIVATE = "private, max-age=0, must-revalidate"
-IMMUTABLE = "public, max-age=31536000, immutable"
-PRIVATE_IMMUTABLE = "private, max-age=31536000, immutable"
-# A moment this far in the past can no longer gain events (new events are dated now).
-SETTLED = timedelta(seconds=5)
 TEXT_KINDS = ("posted", "edited")
 
 _as_of_schema = ThreadAsOfPage()
@@ -92,8 +88,12 @@ def _effective_position(eng: Engine, thread_id: str, position: int) -> int:
 def thread_as_of_response(thread_id: str):
     """GET /threads/{id}?as_of=<RFC 3339> or ?at=<position>: the live page's shape and
     pagination, plus `as_of` (the position and time it reflects). A point in the future
-    (or beyond what the projection has seen) reads the latest state; a past point's
-    response never changes, and is served as immutable."""
+    (or beyond what the projection has seen) reads the latest state.
+
+    A past view shows the structure as it was with today's decisions applied, so its
+    body changes whenever something in the thread is decided (hidden, retracted,
+    erased...): never `immutable`. Its ETag carries the thread's current position, which
+    every decision advances, and clients revalidate."""
     args = load_query(ThreadAsOfQuery())
     wait_for_position(args["min_position"])
     eng = engine()
@@ -105,21 +105,18 @@ def thread_as_of_response(thread_id: str):
         requested = args["at"]
         if requested < span["opened_position"]:
             raise _not_yet(thread_id, span, f"position {requested}")
-        position, immutable = min(requested, tracked), requested <= tracked
+        position = min(requested, tracked)
     else:
         when: datetime = args["as_of"]
         now = datetime.now(UTC)
         key = time_travel.time_key(when)
         if when >= now:
-            position, immutable = tracked, False
+            position = tracked
         else:
             found = time_travel.position_for_time(eng, thread_id, when)
             if found is None:
                 raise _not_yet(thread_id, span, key)
-            head = eng.app.recorder.max_notification_id() or 0
-            later_known = span["max_at"] > key  # the thread has events after the moment
-            settled = when < now - SETTLED and tracked >= head
-            position, immutable = found, later_known or settled
+            position = found
     effective = _effective_position(eng, thread_id, position)
     moderator = is_moderator()
     req = queries.PageRequest(
@@ -134,11 +131,18 @@ def thread_as_of_response(thread_id: str):
         page = time_travel.thread_page_as_of(eng, thread_id, req, effective)
         return orjson.dumps(_as_of_schema.dump(page))
 
-    if immutable:
-        cache_control = PRIVATE_IMMUTABLE if moderator else IMMUTABLE
-    else:
-        cache_control = PRIVATE if moderator else CACHE_CONTROL
-    return _vary(cached_json(("thread-as-of", thread_id, effective, req), build, cache_control))
+    def respond():
+        # The thread's position now: every decision about its comments advances it.
+        tables, row = serving_thread(eng, thread_id)
+        return cached_json(
+            ("thread-as-of", thread_id, effective, row["last_position"], tables.generation, req),
+            build,
+            PRIVATE if moderator else CACHE_CONTROL,
+            group=thread_id,
+            version=row["last_position"],
+        )
+
+    return _vary(on_serving_tables(eng, respond))
 
 
 # ---- a comment's history -------------------------------------------------------------

@@ -80,6 +80,8 @@ def thread_response(thread_id: str):
             build,
             # A moderator's view includes hidden texts: never let a shared cache keep it.
             cache_control=PRIVATE if moderator else CACHE_CONTROL,
+            group=thread_id,
+            version=row["last_position"],
         )
 
     return _vary(on_serving_tables(eng, respond))
@@ -118,6 +120,9 @@ def get_thread_by_key(key: str):
         # Keys never hold control characters (the domain refuses them), and PostgreSQL
         # refuses NUL in a query: such a key cannot name a thread.
         raise queries.NotInView(f"no thread with key {key!r}")
+    # Read-your-writes reaches the key's lookup too: a thread opened at `min_position`
+    # is found by its key (the query is validated again, fully, by thread_response).
+    wait_for_position(request.args.get("min_position", type=int))
     return thread_response(queries.thread_id_for_key(engine(), key))
 
 

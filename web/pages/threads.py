@@ -205,7 +205,7 @@ def _cacheable_page(thread_id: str, render) -> Response:
         return text.encode()
 
     try:
-        body = _pages().get_or_build(etag, build)
+        body = _pages().get_or_build(etag, build, thread_id, last)
     except _Uncached as kept:
         return Response(kept.text, status=kept.status, mimetype="text/html")
     return Response(body, mimetype="text/html", headers=headers)
