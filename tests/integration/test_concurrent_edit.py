@@ -19,6 +19,7 @@ from domain.errors import VersionConflict
 from domain.model import OPERATOR_ID, Comment
 from domain.settings import Database
 from projections.setup import open_application
+from tests.support import opened
 
 ROUNDS = 10
 WORKERS = 2
@@ -127,12 +128,12 @@ def race(database: Database) -> None:
         # The stored history: the post, then exactly one edit per round, the winners'.
         events = list(app.events.get(comment_id))
         assert [type(e) for e in events] == [Comment.Posted] + [Comment.Edited] * ROUNDS
-        assert events[0].text == "original"
-        assert [e.text for e in events[1:]] == [w[0] for w in winners]
+        assert opened(app, events[0].text) == "original"
+        assert [opened(app, e.text) for e in events[1:]] == [w[0] for w in winners]
         assert [e.originator_version for e in events] == list(range(1, ROUNDS + 2))
         assert all(e.actor_id == author_id for e in events)
         comment = app.get_comment(comment_id)
-        assert (comment.version, comment.text) == (ROUNDS + 1, winners[-1][0])
+        assert (comment.version, opened(app, comment.text)) == (ROUNDS + 1, winners[-1][0])
         # Nothing else was recorded: the log ends with the winners' positions.
         assert [w[2] for w in winners] == sorted(w[2] for w in winners)
         assert app.recorder.max_notification_id() == winners[-1][2]

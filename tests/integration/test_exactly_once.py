@@ -189,8 +189,8 @@ def test_a_failing_write_at_the_end_of_a_page_is_pinned_on_its_event(app, engine
     with engine.store.transaction() as sql:
         sql.execute(
             f"INSERT INTO {t.comments} (comment_id, thread_id, root_seq, seq, depth, path,"
-            " state, posted_at, version, last_position)"
-            " VALUES (?, ?, 0, 0, 0, '', 'visible', '', 1, 0)",
+            " state, posted_at, version, text_version, last_position)"
+            " VALUES (?, ?, 0, 0, 0, '', 'visible', '', 1, 1, 0)",
             (str(clash.comment_id), str(thread_id)),
         )
     with pytest.raises(ProjectionFailed) as failed:

@@ -18,6 +18,7 @@ from projections.engine import iso
 from projections.queries import REMOVED_BY_MODERATOR, RETRACTED_BY_AUTHOR, NotInView, PageRequest
 from projections.registry import build_engine
 from projections.setup import open_application
+from tests.support import opened
 from tests.support.databases import new_database
 from tests.support.views import catch_up
 
@@ -312,12 +313,13 @@ def test_revisions_rows(shared):
         )
         .all()
     )
-    assert [(r["version"], r["kind"], r["text"]) for r in rows] == [
+    app = engine.app
+    assert [(r["version"], r["kind"], opened(app, r["text"])) for r in rows] == [
         (1, "posted", "another reply"),
         (2, "hidden", None),
         (3, "edited", "another reply (moderated)"),
     ]
-    assert rows[1]["reason"] == "rude" and rows[1]["actor_id"] == str(people["mo"])
+    assert opened(app, rows[1]["reason"]) == "rude" and rows[1]["actor_id"] == str(people["mo"])
     assert rows[0]["at"] == iso(at(11))
     assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
     kinds = (
@@ -337,7 +339,8 @@ def test_revisions_rows(shared):
 def test_author_activity_counts(shared):
     engine = shared.engine
     t = engine.tables("authors")
-    rows = {r["name"]: r for r in engine.store.reader().execute(f"SELECT * FROM {t.authors}").all()}
+    every = engine.store.reader().execute(f"SELECT * FROM {t.authors}").all()
+    rows = {opened(engine.app, r["name"]): r for r in every}
     assert (rows["Ann"]["comments_posted"], rows["Ann"]["retractions"]) == (4, 1)
     assert (rows["Bob"]["comments_posted"], rows["Bob"]["edits_made"]) == (5, 2)
     assert (rows["Mo"]["comments_posted"], rows["Mo"]["edits_made"]) == (0, 1)

@@ -10,14 +10,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from uuid import UUID
 
 from domain.application import Discussions
 from domain.model import Comment, Thread
 from domain.settings import Database
-from projections.setup import open_application
-from workers.seed import DEMO_KEY, SEED_FILE, load_seed, seed_author_id
+from projections.setup import initialise, open_application
+from tests.support import opened
+from workers.seed import DEMO_KEY, SEED_FILE, load_seed, seed_author_id, seed_schedule
 
 DISCUSS = Path(sys.executable).parent / "discuss"
 
@@ -56,8 +59,8 @@ def stored_tree(app: Discussions, thread_id: UUID) -> list[tuple]:
                 event.author_id,
                 event.text,
             )
-            name = app.get_author(event.author_id).name
-            nodes.append((name, event.text, build(event.originator_id)))
+            name = app.display_name(app.get_author(event.author_id))
+            nodes.append((name, opened(app, event.text), build(event.originator_id)))
         return nodes
 
     tree = build(None)
@@ -83,13 +86,61 @@ def test_load_demo_stores_the_file_exactly_and_only_once(app):
 
     authors = {c[0] for c in _walk(file_tree(data["comments"]))}
     for name in authors:
-        assert app.get_author(seed_author_id(name)).name == name
+        assert app.display_name(app.get_author(seed_author_id(name))) == name
+
+    times = event_times(app)
+    assert times[0][0] == "Thread.Opened"
+    assert [kind for kind, _ in times].count("Comment.Posted") == 28
+    stamps = [at for _, at in times]
+    assert all(a < b for a, b in pairwise(stamps)), "times strictly increase in log order"
+    # Distinct to the second, as the time slider shows them.
+    assert len({at.replace(microsecond=0) for at in stamps}) == len(stamps)
+    posted = [at for kind, at in times if kind == "Comment.Posted"]
+    assert posted[-1] - posted[0] > timedelta(days=1), "the comments span days, not a second"
+    assert posted[0] - stamps[0] > timedelta(hours=1), "the first comment comes after the post"
+    # Laid out backwards from the load: the last comment an hour ago, not in the future.
+    last_before_load = datetime.now(UTC) - posted[-1]
+    assert timedelta(minutes=59) <= last_before_load <= timedelta(minutes=62)
 
     before = app.recorder.max_notification_id()
     again = load_seed(app)
     assert (again.created, again.comments, again.thread_id) == (False, 0, result.thread_id)
     assert again.position == before
     assert app.recorder.max_notification_id() == before, "a second load recorded something"
+
+
+def event_times(app: Discussions) -> list[tuple[str, datetime]]:
+    """(kind, timestamp) of every stored event, in log order."""
+    out = []
+    for notification in app.recorder.select_notifications(start=1, limit=10_000):
+        event = app.mapper.to_domain_event(notification)
+        out.append((type(event).__qualname__, event.timestamp))
+    return out
+
+
+def test_the_demo_timeline_is_the_same_on_every_load(tmp_path):
+    """The gaps between events never change; `opened_at` pins every timestamp."""
+
+    def load(name: str, **kwargs) -> list[tuple[str, datetime]]:
+        database = Database.from_url(f"sqlite:///{tmp_path}/{name}/discuss.db")
+        initialise(database)
+        application = open_application(database)
+        try:
+            load_seed(application, **kwargs)
+            return event_times(application)
+        finally:
+            application.close()
+
+    def offsets(times: list[tuple[str, datetime]]) -> list[tuple[str, timedelta]]:
+        return [(kind, at - times[0][1]) for kind, at in times]
+
+    opened = datetime(2016, 8, 12, 8, 30, tzinfo=UTC)
+    pinned = load("one", opened_at=opened)
+    assert pinned == load("two", opened_at=opened)
+    assert pinned[0] == ("Thread.Opened", opened)
+    assert offsets(load("three")) == offsets(pinned)
+    gaps = [at - pinned[0][1] for kind, at in pinned if kind == "Comment.Posted"]
+    assert gaps == seed_schedule(seed_data()["comments"])
 
 
 def _walk(tree: list[tuple]):
