@@ -75,10 +75,17 @@ def _library_env(database: Database, *, create_table: bool) -> dict[str, str]:
     }
 
 
+def sealing_on() -> bool:
+    """DISCUSS_SEAL_CONTENT=off stores new content in clear: only to measure what sealing
+    costs (bench/), never for a site, since clear content cannot be forgotten."""
+    return (os.environ.get("DISCUSS_SEAL_CONTENT") or "on").strip().lower() not in ("off", "0")
+
+
 def open_application(database: Database) -> Discussions:
     """An application on an existing store (tables are not created here)."""
     master = load_master_key(database)
-    app = Discussions(env=_library_env(database, create_table=False), sealer=Sealer(master))
+    sealer = Sealer(master) if sealing_on() else None
+    app = Discussions(env=_library_env(database, create_table=False), sealer=sealer)
     try:
         keys = KeyStore(app.recorder)
         keys.check_master(master)
