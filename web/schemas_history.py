@@ -12,7 +12,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from web.schemas import (
     MAX_POSITION,
-    AuthorRef,
     StrictSchema,
     ThreadPage,
     ThreadQuery,
@@ -175,27 +174,87 @@ class ThreadAsOfPage(ThreadPage):
     as_of = fields.Nested(AsOf)
 
 
+HISTORY_KINDS = [
+    "posted",
+    "edited",
+    "retracted",
+    "hidden",
+    "restored",
+    "erased",
+    "revision_erased",
+    "revision_suppressed",
+    "revision_unsuppressed",
+]
+ERASURE_BASIS = {
+    "enum": ["author_request", "legal", "personal_data", "operator"],
+    "description": "why it was erased: one of a fixed list of public words",
+}
+
+
+def _withheld(what: str) -> fields.String:
+    return fields.String(
+        allow_none=True,
+        metadata={
+            "description": f"why {what} is withheld from the caller, and since when"
+            " (e.g. 'erased on 6 December 2026'); null when shown or when there is none"
+        },
+    )
+
+
+class RecordActor(Schema):
+    """Who did it; null where the policy withholds who wrote the comment."""
+
+    id = fields.String()
+    name = fields.String(metadata={"description": "the display name; 'erased author' once erased"})
+
+
 class HistoryEntry(Schema):
     version = fields.Integer(metadata={"description": "the comment's version after it"})
-    kind = fields.String(metadata={"enum": ["posted", "edited", "retracted", "hidden", "restored"]})
+    kind = fields.String(metadata={"enum": HISTORY_KINDS})
     text = fields.String(
         allow_none=True,
         metadata={"description": "the text of this version (posted/edited); null when withheld"},
     )
-    actor = fields.Nested(ActorOut, metadata={"description": "the editor or moderator"})
+    withheld = _withheld("the text")
+    actor = fields.Nested(
+        RecordActor,
+        allow_none=True,
+        metadata={"description": "the editor or moderator; null when withheld"},
+    )
     at = fields.String()
-    reason = fields.String(allow_none=True)
+    reason = fields.String(
+        allow_none=True,
+        metadata={"description": "edit, retraction or moderation reason, when the caller may"},
+    )
+    reason_withheld = _withheld("the reason")
     position = fields.Integer()
+    revision = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the revision an erasure or (un)suppression concerns"},
+    )
+    suppressed = fields.List(
+        fields.String(metadata={"enum": ["text", "edit_reason"]}),
+        allow_none=True,
+        metadata={"description": "what a suppression withholds (revision_suppressed)"},
+    )
+    basis = fields.String(allow_none=True, metadata=ERASURE_BASIS)
+    basis_label = fields.String(allow_none=True, metadata={"description": "the basis in words"})
 
 
 class CommentHistory(Schema):
     comment_id = fields.String()
     thread_id = fields.String()
-    author = fields.Nested(AuthorRef)
-    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden"]})
-    text_withheld = fields.Boolean(
-        metadata={"description": "texts are null: the comment was hidden by a moderator"}
+    author = fields.Nested(
+        RecordActor, allow_none=True, metadata={"description": "null when withheld"}
     )
+    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden", "erased"]})
+    text_withheld = fields.Boolean(
+        metadata={
+            "description": "every text is withheld from the caller (erased, hidden, or"
+            " retracted): `withheld` says why"
+        }
+    )
+    withheld = _withheld("every text")
     revisions = fields.Integer(metadata={"description": "text versions (posted + edited)"})
     entries = fields.List(fields.Nested(HistoryEntry))
 
@@ -203,9 +262,10 @@ class CommentHistory(Schema):
 class DiffSide(Schema):
     version = fields.Integer()
     kind = fields.String()
-    actor = fields.Nested(ActorOut)
+    actor = fields.Nested(RecordActor, allow_none=True)
     at = fields.String()
     reason = fields.String(allow_none=True)
+    reason_withheld = _withheld("the edit reason")
     position = fields.Integer()
 
 
@@ -227,9 +287,12 @@ class TimelineEntry(Schema):
     at = fields.String()
     kind = fields.String(metadata={"description": "the event's type, e.g. Comment.Edited"})
     comment_id = fields.String(allow_none=True)
-    actor = fields.Nested(ActorOut, allow_none=True)
+    actor = fields.Nested(RecordActor, allow_none=True)
     version = fields.Integer()
-    summary = fields.String()
+    summary = fields.String(metadata={"description": "what happened, with ids only"})
+    reason = fields.String(
+        allow_none=True, metadata={"description": "its reason, when the caller may read it"}
+    )
 
 
 class Timeline(Schema):
@@ -242,7 +305,7 @@ class AddedComment(Schema):
     comment_id = fields.String()
     position = fields.Integer()
     at = fields.String()
-    actor = fields.Nested(ActorOut, allow_none=True)
+    actor = fields.Nested(RecordActor, allow_none=True)
     version = fields.Integer()
 
 
@@ -260,16 +323,43 @@ class StateChange(Schema):
     comment_id = fields.String()
     position = fields.Integer()
     at = fields.String()
-    actor = fields.Nested(ActorOut, allow_none=True)
+    actor = fields.Nested(RecordActor, allow_none=True)
     reason = fields.String(allow_none=True)
+
+
+class ErasedChange(Schema):
+    comment_id = fields.String()
+    position = fields.Integer()
+    at = fields.String()
+    actor = fields.Nested(RecordActor, allow_none=True)
+    scope = fields.String(
+        metadata={
+            "enum": ["comment", "revision", "author"],
+            "description": "the comment, one revision, or the comment with its author's account",
+        }
+    )
+    revision = fields.Integer(allow_none=True)
+    basis = fields.String(allow_none=True, metadata=ERASURE_BASIS)
+    basis_label = fields.String(allow_none=True)
+
+
+class SuppressionChange(Schema):
+    comment_id = fields.String()
+    position = fields.Integer()
+    at = fields.String()
+    actor = fields.Nested(RecordActor, allow_none=True)
+    kind = fields.String(metadata={"enum": ["suppressed", "unsuppressed"]})
+    revision = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "moderators only"})
 
 
 class ThreadChange(Schema):
     kind = fields.String()
     position = fields.Integer()
     at = fields.String()
-    actor = fields.Nested(ActorOut, allow_none=True)
+    actor = fields.Nested(RecordActor, allow_none=True)
     summary = fields.String()
+    reason = fields.String(allow_none=True)
 
 
 class Changes(Schema):
@@ -284,6 +374,8 @@ class Changes(Schema):
     retracted = fields.List(fields.Nested(StateChange))
     hidden = fields.List(fields.Nested(StateChange))
     restored = fields.List(fields.Nested(StateChange))
+    erased = fields.List(fields.Nested(ErasedChange))
+    suppressed = fields.List(fields.Nested(SuppressionChange))
     thread = fields.List(fields.Nested(ThreadChange))
 
 
@@ -291,7 +383,7 @@ class AuditEntry(Schema):
     position = fields.Integer()
     at = fields.String()
     type = fields.String(metadata={"description": "e.g. Comment.Edited"})
-    actor = fields.Nested(ActorOut, allow_none=True)
+    actor = fields.Nested(RecordActor, allow_none=True)
     thread_id = fields.String(allow_none=True)
     comment_id = fields.String(allow_none=True)
     originator_id = fields.String()
@@ -302,6 +394,51 @@ class AuditEntry(Schema):
 
 class AuditPage(Schema):
     entries = fields.List(fields.Nested(AuditEntry))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class ErasuresQuery(ReadQuery):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = _position(
+        load_default=None, metadata={"description": "the page's next_cursor (a position)"}
+    )
+
+
+class ErasureActor(Schema):
+    id = fields.String()
+    name = fields.String(
+        metadata={
+            "description": "a moderator's name ('erased author' once erased), 'operator',"
+            " or 'the author themself'"
+        }
+    )
+
+
+class Erasure(Schema):
+    position = fields.Integer(metadata={"description": "the erasure's log position"})
+    at = fields.String(metadata={"description": "when it was erased"})
+    kind = fields.String(
+        metadata={
+            "enum": ["comment", "revision", "author"],
+            "description": "a comment (a moderator's takedown), one revision of a comment,"
+            " or an author's account with everything they wrote",
+        }
+    )
+    comment_id = fields.String(allow_none=True)
+    thread_id = fields.String(allow_none=True)
+    revision = fields.Integer(allow_none=True, metadata={"description": "for kind revision"})
+    author_id = fields.String(allow_none=True, metadata={"description": "for kind author"})
+    comments = fields.Integer(
+        allow_none=True,
+        metadata={"description": "for kind author: how many comments the erasure covered"},
+    )
+    actor = fields.Nested(ErasureActor, metadata={"description": "who erased it"})
+    basis = fields.String(allow_none=True, metadata=ERASURE_BASIS)
+    basis_label = fields.String(allow_none=True, metadata={"description": "the basis in words"})
+
+
+class ErasureLedger(Schema):
+    entries = fields.List(fields.Nested(Erasure), metadata={"description": "newest first"})
     next_cursor = fields.Integer(allow_none=True)
 
 

@@ -1,8 +1,12 @@
-"""The audit log for moderators, and the head of the hash chain for anyone.
+"""The audit log for moderators, the public ledger of erasures, and the head of the
+hash chain for anyone.
 
 `GET /audit` lists every event of the log (who, what, when, which thread and comment)
-with filters and keyset pages. `GET /audit/head` gives the chain's last position and
-link: kept somewhere else (a ticket, a notary, a mail), it is a checkpoint that
+with filters and keyset pages; actors by their opened names, reasons as the visibility
+policy lets a moderator read them (never erased content). `GET /audit/erasures` is the
+public ledger: what kind of thing was erased, when, by whom and on which basis, never
+what it said. `GET /audit/head` gives the chain's last position and link: kept
+somewhere else (a ticket, a notary, a mail), it is a checkpoint that
 `discuss verify --checkpoint POSITION:HASH` checks the log against later.
 """
 
@@ -10,19 +14,21 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from projections import audit_log, hash_chain
+from projections import audit_log, hash_chain, history
 from projections.engine import iso
+from projections.visibility import Viewer
 from web.api.common import json_response, load_query
 from web.api.reads import engine, wait_for_position
 from web.auth import require_author
 from web.errors import ApiError
 from web.openapi import operation
-from web.schemas_history import AuditPage, AuditQuery, ChainHead
+from web.schemas_history import AuditPage, AuditQuery, ChainHead, ErasureLedger, ErasuresQuery
 
 bp = Blueprint("audit", __name__)
 
 PRIVATE = "private, max-age=0, must-revalidate"
 HEAD_CACHE = "public, max-age=0, must-revalidate"
+LEDGER_CACHE = "public, max-age=0, must-revalidate"
 
 
 @bp.get("/audit")
@@ -33,8 +39,10 @@ HEAD_CACHE = "public, max-age=0, must-revalidate"
     auth="required",
     responses={200: (AuditPage, "A page of events; next_cursor reads on")},
     description=(
-        "Every event of the log with its position, time, actor, type, thread, comment and"
-        " a one-line summary. Filters: thread, actor, type (comma-separated, e.g."
+        "Every event of the log with its position, time, actor (by name; 'erased author'"
+        " once erased), type, thread, comment, a one-line summary (ids only) and its reason"
+        " as the visibility policy lets a moderator read it: never the content of an erased"
+        " comment, revision or author. Filters: thread, actor, type (comma-separated, e.g."
         " Comment.Edited), since (inclusive) and until (exclusive) on the event's time."
         " Newest first unless order=oldest; pass next_cursor as cursor to read on."
     ),
@@ -56,11 +64,32 @@ def audit():
         cursor=args["cursor"],
         limit=args["limit"],
         newest_first=args["order"] == "newest",
-        moderator=True,
+        viewer=Viewer.of(author),
     )
     response = json_response(AuditPage(), page, cache_control=PRIVATE)
     response.headers["Vary"] = "Authorization, Cookie"
     return response
+
+
+@bp.get("/audit/erasures")
+@operation(
+    "The public ledger of erasures",
+    tags=["audit"],
+    query=ErasuresQuery,
+    responses={200: (ErasureLedger, "A page of erasures, newest first; next_cursor reads on")},
+    description=(
+        "Every erasure, for anyone: a comment taken down by a moderator, one revision of a"
+        " comment, or an author's account with everything they wrote (one entry, with how"
+        " many comments it covered). Each says what kind of thing was erased, its ids,"
+        " when, by whom (a moderator, the operator, or the author themself) and on which"
+        " basis (a fixed list of public words). Never what it said."
+    ),
+)
+def audit_erasures():
+    args = load_query(ErasuresQuery())
+    wait_for_position(args["min_position"])
+    page = history.erasures(engine(), cursor=args["cursor"], limit=args["limit"])
+    return json_response(ErasureLedger(), page, cache_control=LEDGER_CACHE)
 
 
 @bp.get("/audit/head")

@@ -3,21 +3,24 @@ its versions, a thread as it was at any moment (`GET /threads/{id}?as_of=` or `?
 delegated here by web/api/threads.py), a thread's timeline and its changes between
 two points.
 
-History policy (DISCUSS_HISTORY_POLICY): "public" lets anyone read a comment's history;
-"restricted" only its author and moderators. Either way, the texts of a comment hidden
-by a moderator (or retracted while hidden) are for moderators only.
+The record (history, diffs, timeline, changes) is read through the named queries of
+projections/history.py and projections/audit_log.py, which apply the one visibility
+policy (projections/visibility.py): what is withheld from the caller today is withheld
+here too, with a note saying why and since when. History policy
+(DISCUSS_HISTORY_POLICY): "public" lets anyone read a comment's history; "restricted"
+only its author and moderators.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from flask import Blueprint, current_app
 
-from projections import audit_log, diffs, queries, time_travel
+from projections import audit_log, history, queries, time_travel
 from projections.engine import Engine
+from projections.visibility import Viewer
 from web.api.caching import CACHE_CONTROL, cached_json
 from web.api.common import json_response, load_query
 from web.api.reads import engine, on_serving_tables, serving_thread, wait_for_position
@@ -146,64 +149,53 @@ def thread_as_of_response(thread_id: str):
 
 
 # ---- a comment's history -------------------------------------------------------------
+# The named queries of projections/history.py read the record through the visibility
+# policy; here: the viewer, the cache key, and the errors in the one error shape.
 
 
-def _revisions(eng: Engine, comment_id: str) -> list[dict[str, Any]]:
-    t = eng.tables("revisions")
-    rows = (
-        eng.store.reader()
-        .execute(
-            f"SELECT * FROM {t.revisions} WHERE comment_id = ? ORDER BY version", (comment_id,)
-        )
-        .all()
+def _viewer() -> Viewer:
+    return Viewer.of(current_author())
+
+
+def _record_error(error: history.HistoryError) -> ApiError:
+    return ApiError(error.status, error.code, error.message, fields=error.fields)
+
+
+def _record_head(eng: Engine, comment_id: str, viewer: Viewer) -> history.CommentHead:
+    """The comment's head (404), with the history policy applied (403)."""
+    try:
+        head = history.comment_head(eng, comment_id)
+        history.check_policy(head, viewer, restricted=_restricted())
+    except history.HistoryError as error:
+        raise _record_error(error) from None
+    return head
+
+
+def _restricted() -> bool:
+    return _history_policy() == "restricted"
+
+
+def _record_cache_control(head: history.CommentHead, viewer: Viewer) -> str:
+    """A body a moderator or the comment's author reads may hold what others may not
+    (a hidden text, their own retracted text): private."""
+    if _restricted() or head.viewer_class(viewer) in ("moderator", "author"):
+        return PRIVATE
+    return CACHE_CONTROL
+
+
+def _record_key(kind: str, head: history.CommentHead, viewer: Viewer, *parts) -> tuple:
+    """Every decision on a comment is an event of it (its latest position moves), an
+    author's erasure moves the erasures' position (names go), and bodies differ by the
+    class of viewer: all are in the key (and the ETag)."""
+    return (
+        kind,
+        head.comment_id,
+        *parts,
+        head.position,
+        head.erasures,
+        head.viewer_class(viewer),
+        _restricted(),
     )
-    if not rows:
-        raise ApiError(404, "not_found", f"no comment with id {comment_id}")
-    return rows
-
-
-def _state(rows: list[dict]) -> tuple[str, bool]:
-    """(current state, texts withheld): hidden, or retracted while hidden."""
-    state, withheld = "visible", False
-    for row in rows:
-        kind = row["kind"]
-        if kind == "hidden":
-            state, withheld = "hidden", True
-        elif kind == "restored":
-            state, withheld = "visible", False
-        elif kind == "retracted":
-            state = "retracted"  # retracted while hidden: the texts stay withheld
-    return state, withheld
-
-
-def _allowed(rows: list[dict]) -> bool:
-    """Apply the history policy to the caller (403 if refused); True for a moderator."""
-    author = current_author()
-    moderator = bool(author and author.is_moderator)
-    if _history_policy() == "restricted" and not moderator:
-        posted_by = rows[0]["actor_id"]
-        if author is None or str(author.id) != posted_by:
-            raise ApiError(
-                403,
-                "permission_denied",
-                "the history of a comment is for its author and moderators only"
-                + ("" if author else ": sign in"),
-            )
-    return moderator
-
-
-def _entry(row: dict, names: dict[str, str], moderator: bool, withheld: bool) -> dict:
-    text = row["text"] if row["kind"] in TEXT_KINDS and (moderator or not withheld) else None
-    moderation = row["kind"] in ("hidden", "restored")
-    return {
-        "version": row["version"],
-        "kind": row["kind"],
-        "text": text,
-        "actor": {"id": row["actor_id"], "name": names.get(row["actor_id"])},
-        "at": row["at"],
-        "reason": None if moderation and not moderator else row["reason"],
-        "position": row["position"],
-    }
 
 
 @bp.get("/comments/<uuid:comment_id>/history")
@@ -216,11 +208,15 @@ def _entry(row: dict, names: dict[str, str], moderator: bool, withheld: bool) ->
     errors=(403,),
     responses={200: (CommentHistory, "Every version and change of state, oldest first")},
     description=(
-        "Each text version (posted, edited) with its editor, time, reason and log position,"
-        " and each retraction, hiding and restoration with who and why. With"
-        " DISCUSS_HISTORY_POLICY=restricted only the comment's author and moderators may"
-        " read it (403 otherwise). The texts of a hidden comment are for moderators only"
-        " (null, with text_withheld true)."
+        "Each text version (posted, edited) with its editor, time, reason and log position;"
+        " each retraction, hiding and restoration with who and why; each erasure and"
+        " suppression of a revision, described without its content. What the viewer may"
+        " not read is null, with a `withheld` note saying why and since when: an erased"
+        " comment, revision or author for nobody; a hidden comment's texts for moderators"
+        " only; a retracted comment's texts for its author and moderators; a suppressed"
+        " revision's text or edit reason for moderators; reasons of moderation for"
+        " moderators. With DISCUSS_HISTORY_POLICY=restricted only the comment's author and"
+        " moderators may read it (403 otherwise)."
     ),
 )
 def comment_history(comment_id):
@@ -228,30 +224,19 @@ def comment_history(comment_id):
     wait_for_position(args["min_position"])
     eng = engine()
     comment_id = str(comment_id)
-    rows = _revisions(eng, comment_id)
-    moderator = _allowed(rows)
-    state, withheld = _state(rows)
+    viewer = _viewer()
+    head = _record_head(eng, comment_id, viewer)
 
     def build() -> bytes:
-        names = audit_log.author_names(eng, {r["actor_id"] for r in rows})
-        author_id = rows[0]["actor_id"]
-        body = {
-            "comment_id": comment_id,
-            "thread_id": rows[0]["thread_id"],
-            "author": {"id": author_id, "name": names.get(author_id)},
-            "state": state,
-            "text_withheld": withheld and not moderator,
-            "revisions": sum(1 for r in rows if r["kind"] in TEXT_KINDS),
-            "entries": [_entry(r, names, moderator, withheld) for r in rows],
-        }
+        try:
+            body = history.comment_history(eng, comment_id, viewer, restricted=_restricted())
+        except history.HistoryError as error:
+            raise _record_error(error) from None
         return orjson.dumps(_history_schema.dump(body))
 
-    restricted = _history_policy() == "restricted"
     return _vary(
         cached_json(
-            ("history", comment_id, rows[-1]["position"], moderator, restricted),
-            build,
-            PRIVATE if moderator or restricted else CACHE_CONTROL,
+            _record_key("history", head, viewer), build, _record_cache_control(head, viewer)
         )
     )
 
@@ -269,7 +254,9 @@ def comment_history(comment_id):
         "`from` and `to` are comment versions that carry a text (posted or edited); by"
         " default `to` is the latest text and `from` the one before it. 404 names the"
         " field when a version does not exist; 422 when it is a change of state (no text)."
-        " The same policy as the history applies."
+        " The same policy as the history applies: when either side's text is withheld from"
+        " the caller, 403 says why (e.g. `version 2 of this comment was erased on"
+        " 6 December 2026`), never the text."
     ),
 )
 def comment_diff(comment_id):
@@ -277,73 +264,20 @@ def comment_diff(comment_id):
     wait_for_position(args["min_position"])
     eng = engine()
     comment_id = str(comment_id)
-    rows = _revisions(eng, comment_id)
-    moderator = _allowed(rows)
-    _, withheld = _state(rows)
-    if withheld and not moderator:
-        raise ApiError(
-            403,
-            "permission_denied",
-            "this comment was hidden by a moderator: its texts are for moderators only",
-        )
-    by_version = {r["version"]: r for r in rows}
-    texts = [r for r in rows if r["kind"] in TEXT_KINDS]
-
-    def pick(field: str, version: int) -> dict:
-        row = by_version.get(version)
-        if row is None:
-            raise ApiError(
-                404,
-                "not_found",
-                f"comment {comment_id} has no version {version}",
-                fields={field: [f"no version {version}; the latest is {rows[-1]['version']}"]},
-            )
-        if row["kind"] not in TEXT_KINDS:
-            raise ApiError(
-                422,
-                "validation_failed",
-                "some fields are not valid",
-                fields={
-                    field: [f"version {version} is a change of state ({row['kind']}), no text"]
-                },
-            )
-        return row
-
-    new = pick("to", args["to"]) if args["to"] is not None else texts[-1]
-    if args["from_"] is not None:
-        old = pick("from", args["from_"])
-    else:
-        before = [r for r in texts if r["version"] < new["version"]]
-        old = before[-1] if before else new
+    viewer = _viewer()
+    head = _record_head(eng, comment_id, viewer)
 
     def build() -> bytes:
-        names = audit_log.author_names(eng, {old["actor_id"], new["actor_id"]})
-
-        def side(row: dict) -> dict:
-            entry = _entry(row, names, moderator, withheld)
-            entry.pop("text")
-            return entry
-
-        body = {
-            "comment_id": comment_id,
-            "from": side(old),
-            "to": side(new),
-            "unified": diffs.unified(
-                old["text"], new["text"], f"version {old['version']}", f"version {new['version']}"
-            ),
-            "spans": diffs.word_spans(old["text"], new["text"]),
-        }
+        try:
+            body = history.comment_diff(
+                eng, comment_id, viewer, args["from_"], args["to"], restricted=_restricted()
+            )
+        except history.HistoryError as error:
+            raise _record_error(error) from None
         return orjson.dumps(_diff_schema.dump(body))
 
-    restricted = _history_policy() == "restricted"
-    # Versions never change once recorded: the diff of two versions is immutable.
-    return _vary(
-        cached_json(
-            ("diff", comment_id, old["version"], new["version"], moderator),
-            build,
-            PRIVATE if moderator or restricted else CACHE_CONTROL,
-        )
-    )
+    key = _record_key("diff", head, viewer, args["from_"], args["to"])
+    return _vary(cached_json(key, build, _record_cache_control(head, viewer)))
 
 
 # ---- a thread's timeline and changes -------------------------------------------------
@@ -352,6 +286,12 @@ def comment_diff(comment_id):
 def _known_thread(eng: Engine, thread_id: str) -> None:
     if not audit_log.thread_known(eng, thread_id):
         raise ApiError(404, "not_found", f"no thread with id {thread_id}")
+
+
+def _thread_record_cache_control(viewer: Viewer) -> str:
+    """Signed in, a body may hold what only this viewer reads (their own edit reasons
+    of a retracted comment, a moderator's reasons): private."""
+    return PRIVATE if viewer.author_id or viewer.moderator else CACHE_CONTROL
 
 
 @bp.get("/threads/<uuid:thread_id>/timeline")
@@ -363,7 +303,8 @@ def _known_thread(eng: Engine, thread_id: str) -> None:
     responses={200: (Timeline, "A page of change points; next_cursor reads on")},
     description=(
         "Each change point has its log position (pass it as `at` to read the thread as it"
-        " was then), time, kind, comment, actor and a one-line summary."
+        " was then), time, kind, comment, actor, a one-line summary (ids only) and its"
+        " reason when the caller may read it (the same policy as a comment's history)."
     ),
 )
 def thread_timeline(thread_id):
@@ -372,12 +313,12 @@ def thread_timeline(thread_id):
     eng = engine()
     thread_id = str(thread_id)
     _known_thread(eng, thread_id)
-    moderator = is_moderator()
+    viewer = _viewer()
     page = audit_log.timeline(
-        eng, thread_id, cursor=args["cursor"], limit=args["limit"], moderator=moderator
+        eng, thread_id, cursor=args["cursor"], limit=args["limit"], viewer=viewer
     )
     return _vary(
-        json_response(Timeline(), page, cache_control=PRIVATE if moderator else CACHE_CONTROL)
+        json_response(Timeline(), page, cache_control=_thread_record_cache_control(viewer))
     )
 
 
@@ -395,10 +336,14 @@ def _point(eng: Engine, thread_id: str, value: int | datetime | None, default: i
     tags=["history"],
     query=ChangesQuery,
     auth="optional",
-    responses={200: (Changes, "Comments added, edited, retracted, hidden and restored")},
+    responses={
+        200: (Changes, "Comments added, edited, retracted, hidden, restored, erased, suppressed")
+    },
     description=(
         "`from` and `to` are log positions or RFC 3339 moments: the changes after `from`"
-        " up to and including `to`. Edited comments come with the version range."
+        " up to and including `to`. Edited comments come with the version range; erasures"
+        " and suppressions with the revision concerned, never its content. Reasons as in"
+        " a comment's history."
     ),
 )
 def thread_changes(thread_id):
@@ -416,8 +361,6 @@ def thread_changes(thread_id):
             "some fields are not valid",
             fields={"to": [f"`to` (position {stop}) is before `from` (position {start})"]},
         )
-    moderator = is_moderator()
-    body = audit_log.changes(eng, thread_id, start, stop, moderator=moderator)
-    return _vary(
-        json_response(Changes(), body, cache_control=PRIVATE if moderator else CACHE_CONTROL)
-    )
+    viewer = _viewer()
+    body = audit_log.changes(eng, thread_id, start, stop, viewer=viewer)
+    return _vary(json_response(Changes(), body, cache_control=_thread_record_cache_control(viewer)))
