@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections import slider as points
 from projections.engine import Engine
+from projections.locate import numbers_for
 from projections.queries import PageRequest
-from web.pages.locate import numbers_for
+from projections.slider import position_at
+
+__all__ = ["position_at", "slider", "thread_as_of"]
 
 LATEST_POINTS = 50  # change points rendered in the page (the script reads the others)
 
@@ -32,10 +36,6 @@ WORDS = {
     "Comment.Restored": "{who} restored comment {number}",
 }
 MODERATION = ("Comment.Hidden", "Comment.Restored")
-
-
-def _events(engine: Engine) -> str:
-    return engine.tables("audit").events
 
 
 def _labelled(
@@ -62,30 +62,19 @@ def slider(
     latest few, each with its index)}: a handful of indexed reads."""
     from projections.audit_log import audit_page
 
-    sql = engine.store.reader()
-    table = _events(engine)
-    row = sql.execute(
-        f"SELECT COUNT(*) AS n, MIN(position) AS first, MAX(position) AS last FROM {table}"
-        " WHERE thread_id = ?",
-        (thread_id,),
-    ).one()
-    count = int(row["n"] or 0) if row else 0
-    result: dict[str, Any] = {"count": count, "first": None, "last": None, "current": 0}
+    result: dict[str, Any] = {**points.span(engine, thread_id), "current": 0}
     result.update(point=None, points=[])
+    count = result["count"]
     if count == 0:
         return result
-    result.update(first=row["first"], last=row["last"], current=count - 1)
+    result["current"] = count - 1
     latest = audit_page(
         engine, thread_id=thread_id, limit=LATEST_POINTS, newest_first=True, moderator=moderator
     )["entries"][::-1]
     entries = list(latest)
     current_entry = latest[-1]
     if at is not None:
-        before = sql.execute(
-            f"SELECT COUNT(*) AS n FROM {table} WHERE thread_id = ? AND position <= ?",
-            (thread_id, at),
-        ).scalar()
-        result["current"] = max(0, int(before or 0) - 1)
+        result["current"] = max(0, points.points_up_to(engine, thread_id, at) - 1)
         older = audit_page(
             engine,
             thread_id=thread_id,
@@ -107,24 +96,6 @@ def slider(
     ]
     result["point"] = labelled[current_entry["position"]]
     return result
-
-
-def position_at(engine: Engine, thread_id: str, index: int) -> tuple[int, bool] | None:
-    """(position, is the latest) of the index-th (0-based, clamped) change point."""
-    sql = engine.store.reader()
-    table = _events(engine)
-    count = int(
-        sql.execute(f"SELECT COUNT(*) AS n FROM {table} WHERE thread_id = ?", (thread_id,)).scalar()
-        or 0
-    )
-    if count == 0:
-        return None
-    index = min(max(index, 0), count - 1)
-    position = sql.execute(
-        f"SELECT position FROM {table} WHERE thread_id = ? ORDER BY position LIMIT 1 OFFSET ?",
-        (thread_id, index),
-    ).scalar()
-    return int(position), index == count - 1
 
 
 def thread_as_of(engine: Engine, thread_id: str, req: PageRequest, position: int):
