@@ -415,6 +415,7 @@ def comment_history(
         "state": _state(rows, record.d),
         "text_withheld": not verdict.shown,
         "withheld": verdict.note,
+        "withheld_cause": verdict.why,
         "revisions": sum(1 for r in rows if r["kind"] in TEXT_KINDS),
         "entries": [record.entry(r) for r in rows],
     }

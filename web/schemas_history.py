@@ -255,6 +255,14 @@ class CommentHistory(Schema):
         }
     )
     withheld = _withheld("every text")
+    withheld_cause = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": ["erased", "hidden", "retracted", None],
+            "description": "why every text is withheld: the comment (or its author) was"
+            " erased, it was hidden by a moderator, or retracted by its author",
+        },
+    )
     revisions = fields.Integer(metadata={"description": "text versions (posted + edited)"})
     entries = fields.List(fields.Nested(HistoryEntry))
 

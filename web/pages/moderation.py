@@ -224,13 +224,15 @@ def audit():
     if not is_moderator():
         return error_page(403, "The audit log is for moderators.")
     from projections.audit_log import audit_page
+    from projections.visibility import Viewer
 
     eng = engine()
     raw, args, problems = _audit_filters()
     cursor = request.args.get("cursor", type=int)
     page = {"entries": [], "next_cursor": None}
     if not problems:
-        page = audit_page(eng, cursor=cursor, limit=AUDIT_PAGE, moderator=True, **args)
+        # Reasons and names opened as the visibility policy lets this moderator read them.
+        page = audit_page(eng, cursor=cursor, limit=AUDIT_PAGE, viewer=Viewer.of(viewer()), **args)
     thread_ids = {e["thread_id"] for e in page["entries"] if e["thread_id"]}
     threads, numbered = {}, {}
     for thread_id in thread_ids:
