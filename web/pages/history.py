@@ -54,6 +54,12 @@ def _sentence(subject: str, note: str | None, label: str | None = None) -> str |
     return f"{subject} was {note}" + (f" ({label})" if label else "")
 
 
+def _reason_note(note: str | None, comment_note: str | None) -> str | None:
+    if note is None or note == comment_note:
+        return None
+    return f"Reason not shown: {note}"
+
+
 def _decision(entry: dict[str, Any]) -> str | None:
     """What an erasure or a suppression did, in words, without any content."""
     kind, revision = entry["kind"], entry["revision"]
@@ -90,7 +96,7 @@ def _items(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, str]]:
             "at": entry["at"],
             "actor": actor["name"] if actor else AUTHOR_WITHHELD,
             "reason": entry["reason"],
-            "reason_withheld": _sentence("Its reason", entry["reason_withheld"]),
+            "reason_withheld": _reason_note(entry["reason_withheld"], body["withheld"]),
             "position": entry["position"],
             "text": None,
             "spans": None,
@@ -99,7 +105,9 @@ def _items(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[int, str]]:
         }
         if kind in record.TEXT_KINDS:
             text = entry["text"]
-            if text is None:
+            if text is None and entry["withheld"] == body["withheld"]:
+                pass  # the comment's own note (at the top of the page) says it all
+            elif text is None:
                 label = None
                 if (entry["withheld"] or "").startswith("erased"):
                     label = erasure_labels.get(version) or erasure_labels.get(None)
