@@ -77,7 +77,7 @@ def plan(engine: Engine, name: str) -> Plan:
     """Find the pending generation or create a new one (its tables and tracking row)."""
     projection = engine.projections[name]
     with engine.store.transaction(lock="schema") as sql:
-        serving = engine._current(sql, name)
+        serving = engine.tracking.current(sql, name)
         if serving is None:
             raise RuntimeError(f"projection {name!r} has no tables: run `discuss init-db`")
         known = [
@@ -92,8 +92,8 @@ def plan(engine: Engine, name: str) -> Plan:
             generation = max(above)
         else:
             generation = max([serving, *known]) + 1
-            engine._create_generation(sql, projection, generation, read_indexes=False)
-        position = engine._position(sql, name, generation)
+            engine.tracking.create_generation(sql, projection, generation, read_indexes=False)
+        position = engine.tracking.position_in(sql, name, generation)
     head = engine.app.recorder.max_notification_id() or 0
     return Plan(name, serving, generation, resumed, position, head)
 
@@ -158,9 +158,9 @@ def switch(
     first, second = sorted((serving, generation))
     with store.transaction(lock=engine.lock_name(name, first)) as sql:
         engine.lock(sql, name, second)
-        current = engine._current(sql, name)
+        current = engine.tracking.current(sql, name)
         if current == generation:  # another rebuild switched meanwhile
-            return generation, 0, engine._position(sql, name, generation)
+            return generation, 0, engine.tracking.position_in(sql, name, generation)
         if current != serving:
             raise RuntimeError(
                 f"projection {name!r}: serving generation changed from {serving} to"
@@ -170,7 +170,7 @@ def switch(
         stop = engine.app.recorder.max_notification_id() or 0
         applied = 0
         while True:
-            position = engine._position(sql, name, generation)
+            position = engine.tracking.position_in(sql, name, generation)
             if position >= stop:
                 break
             notifications = engine.app.recorder.select_notifications(
@@ -185,7 +185,7 @@ def switch(
                     f" ({bad[1]}); the switch is abandoned"
                 )
             applied += engine.apply_events(projection, generation, events, sql) or 0
-        position = engine._position(sql, name, generation)
+        position = engine.tracking.position_in(sql, name, generation)
         sql.execute(
             "UPDATE projection_current SET generation = ? WHERE name = ?", (generation, name)
         )
@@ -196,7 +196,7 @@ def drop_generation(engine: Engine, name: str, generation: int) -> None:
     """Drop a generation that does not serve: its tables and its tracking row."""
     projection = engine.projections[name]
     with engine.store.transaction(lock=engine.lock_name(name, generation)) as sql:
-        if engine._current(sql, name) == generation:
+        if engine.tracking.current(sql, name) == generation:
             raise RuntimeError(f"generation {generation} of {name!r} is serving: not dropped")
         sql.execute(
             "DELETE FROM projection_tracking WHERE name = ? AND generation = ?",

@@ -219,7 +219,7 @@ def test_a_worker_caught_in_the_switch_goes_on_with_the_new_generation(app, engi
     catch_up(engine)
     generate(app, 200, threads=2, batch=100, seed=3)  # what the worker is about to apply
     rebuilder = fresh_engine(database)
-    read = engine._read
+    read = engine.log.read
     switched = []
 
     def read_then_switch(*args, **kwargs):
@@ -228,11 +228,11 @@ def test_a_worker_caught_in_the_switch_goes_on_with_the_new_generation(app, engi
             switched.append(rebuild(rebuilder, "threads", grace=0, page_size=100))
         return items
 
-    engine._read = read_then_switch
+    engine.log.read = read_then_switch
     try:
         assert engine.catch_up("threads", page_size=50) >= 0
     finally:
-        engine._read = read
+        engine.log.read = read
         close(rebuilder)
     assert switched and engine.generation("threads") == 2
     assert generations(engine, "threads") == [2]

@@ -177,7 +177,7 @@ def test_checkpoint_interval_does_not_change_the_result(app, database):
         # A fresh generation of the time travel tables for each K.
         generation = 10 + k
         with engine.store.transaction() as sql:
-            engine._create_generation(sql, engine.projections["time_travel"], generation)
+            engine.tracking.create_generation(sql, engine.projections["time_travel"], generation)
         engine.catch_up("time_travel", generation=generation)
         tables = engine.projections["time_travel"].tables(generation)
         reader = engine.store.reader()
@@ -276,13 +276,13 @@ def test_pages_of_any_size_and_several_writers_write_the_same_tables(app, databa
         engine = make_engine(app, database, k=3)
         generation = 20 + page_size
         with engine.store.transaction() as sql:
-            engine._create_generation(sql, engine.projections["time_travel"], generation)
+            engine.tracking.create_generation(sql, engine.projections["time_travel"], generation)
         engine.catch_up("time_travel", generation=generation, page_size=page_size)
         dumps.append(dump_tables(engine, generation))
     first, second = make_engine(app, database, k=3), make_engine(app, database, k=3)
     generation = 40
     with first.store.transaction() as sql:
-        first._create_generation(sql, first.projections["time_travel"], generation)
+        first.tracking.create_generation(sql, first.projections["time_travel"], generation)
     head = app.head_position()
     turn = 0
     while first.position("time_travel", generation) < head:
