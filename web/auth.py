@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 from flask import current_app, g, request
@@ -39,30 +40,45 @@ _token_from_request = token_from_request  # the old name
 
 class AuthorCache:
     """Token -> Author, for the tokens that authenticated (never a failure), least
-    recently used dropped beyond `size`. Safe because nothing changes an author once
-    registered: Author has no event but Registered, so its name, role and token hash
-    are fixed (if a revocation or role change is ever added, this cache must go or get
-    a TTL). Keyed by the whole token, so that a wrong secret never matches. One per app
-    (`app.extensions`), that is one per process in a deployment."""
+    recently used dropped beyond `size`. Keyed by the whole token, so that a wrong
+    secret never matches. One per app (`app.extensions`), that is one per process in a
+    deployment.
 
-    def __init__(self, size: int = 1024) -> None:
+    An author's name, role and token never change; the one change is the erasure of the
+    account, after which its token must stop signing in. The process that erases drops
+    the author at once (`forget`); every other process reads the author again from the
+    store once an entry is `recheck` seconds old, so an erased account is refused
+    everywhere within that time (one aggregate read per active token and interval)."""
+
+    def __init__(self, size: int = 1024, recheck: float = 2.0) -> None:
         self.size = size
-        self._items: OrderedDict[str, Author] = OrderedDict()
+        self.recheck = recheck
+        self._items: OrderedDict[str, tuple[float, Author]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, token: str) -> Author | None:
         with self._lock:
-            author = self._items.get(token)
-            if author is not None:
-                self._items.move_to_end(token)
-            return author
+            item = self._items.get(token)
+            if item is None:
+                return None
+            if time.monotonic() - item[0] >= self.recheck:
+                del self._items[token]
+                return None
+            self._items.move_to_end(token)
+            return item[1]
 
     def put(self, token: str, author: Author) -> None:
         with self._lock:
-            self._items[token] = author
+            self._items[token] = (time.monotonic(), author)
             self._items.move_to_end(token)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def forget(self, author_id: object) -> None:
+        """Drop every token of this author (their account was erased)."""
+        with self._lock:
+            for token in [t for t, (_, a) in self._items.items() if a.id == author_id]:
+                del self._items[token]
 
 
 def _author_cache() -> AuthorCache:
@@ -81,6 +97,14 @@ def authenticate(token: str) -> Author:
         author = runtime().services.app.authenticate(token)
         cache.put(token, author)
     return author
+
+
+def forget_author(author_id: object) -> None:
+    """After an account's erasure: its token signs in no more in this process, and the
+    request's own signed-in author is gone."""
+    _author_cache().forget(author_id)
+    g.pop("author", None)
+    g.pop("viewer", None)
 
 
 def current_author() -> Author | None:

@@ -14,8 +14,17 @@ from datetime import datetime
 from uuid import UUID
 
 import orjson
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 
+from domain.model import ERASURE_BASES
 from domain.rules import NAME_MAX_LENGTH, TITLE_MAX_LENGTH
 
 # The largest value a BIGINT column (and SQLite's INTEGER) holds.
@@ -76,6 +85,27 @@ class ThreadListCursor(fields.String):
         except (binascii.Error, ValueError, TypeError):
             raise ValidationError(problem) from None
         return activity, str(UUID(thread_id))
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true or false, nothing else (marshmallow's Boolean also takes "yes", 1...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def basis_field(allowed=tuple(ERASURE_BASES), **kwargs) -> fields.String:
+    """The basis of an erasure: one of a fixed list of public words (a free text would
+    itself be personal content that could never be forgotten)."""
+    allowed = list(allowed)
+    described = "; ".join(f"`{b}`: {ERASURE_BASES[b]}" for b in allowed)
+    return fields.String(
+        validate=validate.OneOf(allowed, error="must be one of: {choices}"),
+        metadata={"description": f"why it is erased, shown publicly: {described}"},
+        **kwargs,
+    )
 
 
 class VersionTag(fields.String):
@@ -220,6 +250,54 @@ class RequiredReason(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(1, REASON_MAX_LENGTH))
 
 
+# The phrase an author types to erase their own account: a stray request cannot.
+ERASE_ACCOUNT_CONFIRMATION = "erase my account"
+
+
+class EraseContent(StrictSchema):
+    basis = basis_field(required=True)
+
+
+class SuppressRevision(StrictSchema):
+    text = StrictBoolean(
+        load_default=True, metadata={"description": "withhold the revision's text"}
+    )
+    edit_reason = StrictBoolean(
+        load_default=False, metadata={"description": "withhold the revision's edit reason"}
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=REASON_MAX_LENGTH),
+        metadata={"description": "for the audit log (moderators only)"},
+    )
+
+    @validates_schema
+    def _something(self, data, **kwargs) -> None:
+        if not data.get("text") and not data.get("edit_reason"):
+            raise ValidationError("suppress the text, the edit reason, or both", "text")
+
+
+class EraseAccount(StrictSchema):
+    basis = basis_field(("author_request",), load_default="author_request")
+    confirm = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [ERASE_ACCOUNT_CONFIRMATION],
+            error=f'type exactly "{ERASE_ACCOUNT_CONFIRMATION}" to confirm',
+        ),
+        metadata={"description": f'exactly "{ERASE_ACCOUNT_CONFIRMATION}"'},
+    )
+
+
+class ExportQuery(StrictSchema):
+    min_position = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, MAX_POSITION),
+        metadata={"description": "wait (bounded) until the export includes this position"},
+    )
+
+
 # ---- outputs ---------------------------------------------------------------------
 
 
@@ -329,6 +407,92 @@ class Changed(Schema):
     id = fields.String()
     version = fields.Integer(metadata={"description": "the new version (If-Match)"})
     position = fields.Integer(metadata={"description": "pass as min_position to read it"})
+
+
+class Erased(Changed):
+    erased = fields.Boolean(
+        metadata={"description": "false when it was erased already (nothing new recorded)"}
+    )
+
+
+# ---- an author's own data (GET /authors/me/export) ---------------------------------
+
+
+class ExportProfile(Schema):
+    id = fields.String()
+    name = fields.String(allow_none=True, metadata={"description": "null once erased"})
+    role = fields.String(metadata={"enum": ["member", "moderator"]})
+    registered_at = fields.String()
+    erased = fields.Boolean()
+
+
+class ExportThread(Schema):
+    id = fields.String()
+    key = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+
+
+class ExportWithheld(Schema):
+    why = fields.String(
+        metadata={"enum": ["erased", "hidden", "retracted", "suppressed", "unavailable"]}
+    )
+    since = fields.String(allow_none=True)
+    note = fields.String(metadata={"description": 'e.g. "erased on 6 December 2026"'})
+
+
+class ExportRevision(Schema):
+    revision = fields.Integer(metadata={"description": "the comment's version"})
+    kind = fields.String(metadata={"enum": ["posted", "edited"]})
+    at = fields.String()
+    position = fields.Integer()
+    by_author = fields.Boolean(metadata={"description": "false when a moderator edited it"})
+    text = fields.String(allow_none=True)
+    text_withheld = fields.Nested(ExportWithheld, allow_none=True)
+    edit_reason = fields.String(allow_none=True)
+    edit_reason_withheld = fields.Nested(ExportWithheld, allow_none=True)
+
+
+class ExportChange(Schema):
+    version = fields.Integer()
+    kind = fields.String(
+        metadata={
+            "enum": [
+                "retracted",
+                "hidden",
+                "restored",
+                "erased",
+                "revision_erased",
+                "revision_suppressed",
+                "revision_unsuppressed",
+            ]
+        }
+    )
+    at = fields.String()
+    position = fields.Integer()
+    by = fields.String(metadata={"enum": ["author", "moderator", "operator"]})
+    revision = fields.Integer(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "your own words only"})
+    basis = fields.String(allow_none=True)
+
+
+class ExportComment(Schema):
+    id = fields.String()
+    thread = fields.Nested(ExportThread)
+    parent_id = fields.String(allow_none=True)
+    posted_at = fields.String()
+    position = fields.Integer(metadata={"description": "the log position of the post"})
+    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden", "erased"]})
+    withheld = fields.Nested(ExportWithheld, allow_none=True)
+    revisions = fields.List(fields.Nested(ExportRevision))
+    changes = fields.List(fields.Nested(ExportChange))
+
+
+class AuthorExport(Schema):
+    format = fields.String()
+    exported_at = fields.String()
+    position = fields.Integer(metadata={"description": "the record's position read"})
+    author = fields.Nested(ExportProfile)
+    comments = fields.List(fields.Nested(ExportComment))
 
 
 class ProjectionStatus(Schema):

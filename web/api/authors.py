@@ -1,30 +1,54 @@
 """Authors: open registration (members; moderators come from `discuss register
-NAME --moderator`), who am I, and an author's public card."""
+NAME --moderator`), who am I, an author's public card, and an author's own data: the
+export of everything of theirs (GDPR Art. 15/20) and the erasure of their account
+(Art. 17)."""
 
 from __future__ import annotations
 
 import orjson
-from flask import Blueprint, url_for
+from flask import Blueprint, Response, url_for
 
 from domain.model import MEMBER
-from web.api.caching import cached_json
+from projections.author_export import author_export
+from projections.visibility import ERASED_AUTHOR_NAME
+from web.api.caching import CACHE_CONTROL, json_bytes_response, make_etag, not_modified
 from web.api.common import (
     after_write,
     config,
     json_body,
     json_response,
+    load_query,
     services,
     write_limits,
 )
-from web.auth import require_author
+from web.api.reads import engine, wait_for_position
+from web.auth import forget_author, require_author
 from web.errors import ApiError
 from web.openapi import operation
-from web.schemas import AuthorCreated, AuthorOut, NewAuthor
+from web.schemas import (
+    AuthorCreated,
+    AuthorExport,
+    AuthorOut,
+    Changed,
+    EraseAccount,
+    ExportQuery,
+    NewAuthor,
+)
 
 bp = Blueprint("authors", __name__)
 
-# Authors never change name or role: their card can be cached for a while.
-AUTHOR_CACHE_CONTROL = "public, max-age=3600"
+# A card changes once at most (its name goes when the account is erased): always
+# revalidated, its ETag carries the author's version.
+AUTHOR_CACHE_CONTROL = CACHE_CONTROL
+EXPORT_CACHE_CONTROL = "private, no-store"
+
+_export_schema = AuthorExport()
+_erase_account = EraseAccount()
+
+
+def shown_name(author) -> str:
+    """The author's display name, opened; "erased author" once erased."""
+    return services().app.display_name(author) or ERASED_AUTHOR_NAME
 
 
 @bp.post("/authors")
@@ -71,7 +95,67 @@ def register():
 def me():
     author = require_author()
     return json_response(
-        AuthorOut(), {"id": str(author.id), "name": author.name, "role": author.role}
+        AuthorOut(), {"id": str(author.id), "name": shown_name(author), "role": author.role}
+    )
+
+
+@bp.get("/authors/me/export")
+@operation(
+    "Download your own data (GDPR Art. 15/20)",
+    tags=["authors"],
+    query=ExportQuery,
+    auth="required",
+    responses={200: (AuthorExport, "Your profile and every comment of yours, as a file")},
+    description=(
+        "Your profile and every comment you wrote, oldest first, each with every revision's"
+        " text and edit reason, its thread (id, key, title), times and log positions. Your"
+        " own retracted comments are included. What a moderator withheld (removed,"
+        " suppressed) and what was erased is listed without its text, with a note saying"
+        " why and since when. Sent as an attachment, never stored by caches. Works with"
+        " the pages' sign-in cookie too (the account page links here)."
+    ),
+)
+def export_me():
+    author = require_author()
+    args = load_query(ExportQuery())
+    wait_for_position(args["min_position"])
+    body = orjson.dumps(_export_schema.dump(author_export(engine(), author)))
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="discuss-export-{author.id}.json"'
+    )
+    response.headers["Cache-Control"] = EXPORT_CACHE_CONTROL
+    response.headers["Vary"] = "Authorization, Cookie"
+    return response
+
+
+@bp.delete("/authors/me")
+@write_limits
+@operation(
+    "Erase your account and everything you wrote (GDPR Art. 17)",
+    tags=["authors"],
+    body=EraseAccount,
+    auth="required",
+    limited="write",
+    responses={200: (Changed, "Erased: the token no longer signs in")},
+    description=(
+        'Send `{"basis": "author_request", "confirm": "erase my account"}` (the'
+        " phrase exactly: 422 naming `confirm` otherwise, so that a stray request cannot"
+        " erase an account). Every comment and revision of yours is destroyed for good"
+        " (its data keys), and your name; replies by others stay in place under an"
+        " erased placeholder. The erasure is listed publicly (an account, when, the"
+        " basis), without any content. Afterwards the token answers 401."
+    ),
+)
+def erase_me():
+    author = require_author()
+    data = json_body(_erase_account)
+    changed = services().app.erase_author(author.id, author.id, data["basis"])
+    forget_author(author.id)
+    after_write(changed.position)
+    return json_response(
+        Changed(),
+        {"id": str(changed.id), "version": changed.version, "position": changed.position},
     )
 
 
@@ -83,10 +167,13 @@ def me():
     responses={200: (AuthorOut, "The author")},
 )
 def get_author(author_id):
-    def build() -> bytes:
-        author = services().app.get_author(author_id)
-        return orjson.dumps(
-            AuthorOut().dump({"id": str(author.id), "name": author.name, "role": author.role})
-        )
-
-    return cached_json(("author", author_id), build, cache_control=AUTHOR_CACHE_CONTROL)
+    author = services().app.get_author(author_id)
+    # The version moves when the account is erased, and the body (a name) is not kept
+    # in memory: no copy of an erased name outlives the erasure.
+    etag = make_etag("author", author_id, author.version)
+    if not_modified(etag):
+        return Response(status=304, headers={"ETag": etag, "Cache-Control": AUTHOR_CACHE_CONTROL})
+    body = orjson.dumps(
+        AuthorOut().dump({"id": str(author.id), "name": shown_name(author), "role": author.role})
+    )
+    return json_bytes_response(body, etag, AUTHOR_CACHE_CONTROL)

@@ -1,4 +1,5 @@
-"""Comments: read one with a page of its subtree, post, edit, retract, hide, restore."""
+"""Comments: read one with a page of its subtree, post, edit, retract, hide, restore;
+moderators erase a comment or one revision, suppress and unsuppress a revision."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ from web.schemas import (
     CommentPosted,
     EditComment,
     EditHeaders,
+    EraseContent,
+    Erased,
     NewComment,
     OptionalReason,
     PostCommentHeaders,
     RequiredReason,
+    SuppressRevision,
     ThreadQuery,
 )
 
@@ -47,6 +51,9 @@ _edit_comment = EditComment()
 _optional_reason = OptionalReason()
 _required_reason = RequiredReason()
 _changed_schema = Changed()
+_erase_content = EraseContent()
+_erased_schema = Erased()
+_suppress_revision = SuppressRevision()
 
 
 @bp.get("/comments/<uuid:comment_id>")
@@ -253,5 +260,130 @@ def restore_comment(comment_id):
     author = require_author()
     data = json_body(_optional_reason, required=False)
     changed = services().app.restore_comment(author.id, comment_id, data["reason"])
+    after_write(changed.position)
+    return json_response(_changed_schema, _changed(changed))
+
+
+# ---- forgetting: erasure and suppression (moderators) -------------------------------
+
+ERASE_WHAT_HAPPENS = (
+    " The data keys are destroyed: the text of every version (and its edit reasons) can"
+    " never be read again, by anyone. The comment keeps its place in the thread, with its"
+    " replies, under an erased placeholder; the erasure is listed in the audit log and"
+    " the public erasure ledger (what, when, by whom, the basis), never its content."
+    " `basis` is one of a fixed list of public words (422 lists them)."
+)
+
+
+def _erased_already(author, comment_id, revision: int | None = None) -> bool:
+    """Before erasing: was it erased already? (Moderators only, as the command checks
+    first: a 403 comes before a 404.)"""
+    app = services().app
+    app.actor(author.id).check_moderator("erase a comment")
+    comment = app.get_comment(comment_id)
+    return comment.erased or (revision is not None and revision in comment.erased_revisions)
+
+
+@bp.post("/comments/<uuid:comment_id>/erase")
+@write_limits
+@operation(
+    "Erase a comment for good (moderators: a takedown)",
+    tags=["moderation"],
+    body=EraseContent,
+    auth="required",
+    limited="write",
+    responses={200: (Erased, "Erased (or erased already: `erased` false, nothing recorded)")},
+    description="Idempotent: erasing an erased comment answers 200 with no new event."
+    + ERASE_WHAT_HAPPENS,
+)
+def erase_comment(comment_id):
+    author = require_author()
+    data = json_body(_erase_content)
+    already = _erased_already(author, comment_id)
+    changed = services().app.erase_comment(author.id, comment_id, data["basis"])
+    after_write(changed.position)
+    return json_response(_erased_schema, {**_changed(changed), "erased": not already})
+
+
+@bp.post("/comments/<uuid:comment_id>/revisions/<int:revision>/erase")
+@write_limits
+@operation(
+    "Erase one revision of a comment for good (moderators)",
+    tags=["moderation"],
+    body=EraseContent,
+    auth="required",
+    limited="write",
+    responses={200: (Erased, "Erased (or erased already: `erased` false, nothing recorded)")},
+    description=(
+        "The revision's text and edit reason are destroyed; the other revisions stay"
+        " readable. `revision` is the comment's version that posted or edited the text"
+        " (404 naming `revision` when the comment has no such revision). Idempotent."
+        " `basis` is one of a fixed list of public words (422 lists them)."
+    ),
+)
+def erase_revision(comment_id, revision):
+    author = require_author()
+    data = json_body(_erase_content)
+    already = _erased_already(author, comment_id, revision)
+    changed = services().app.erase_revision(author.id, comment_id, revision, data["basis"])
+    after_write(changed.position)
+    return json_response(_erased_schema, {**_changed(changed), "erased": not already})
+
+
+@bp.post("/comments/<uuid:comment_id>/revisions/<int:revision>/suppress")
+@write_limits
+@operation(
+    "Suppress a revision's text and/or edit reason (moderators)",
+    tags=["moderation"],
+    body=SuppressRevision,
+    body_required=False,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Suppressed: withheld from everyone but moderators")},
+    description=(
+        "Withholds one revision's text (`text`, default true) and/or its edit reason"
+        " (`edit_reason`, default false) from everyone but moderators, everywhere (thread"
+        " views live and past, history, diffs, exports); reversible with unsuppress. The"
+        " reason is for the audit log (moderators only). 404 naming `revision` for an"
+        " unknown revision; 409 invalid_transition when it is suppressed that way already,"
+        " comment_erased when its content is erased."
+    ),
+)
+def suppress_revision(comment_id, revision):
+    author = require_author()
+    data = json_body(_suppress_revision, required=False)
+    changed = services().app.suppress_revision(
+        author.id,
+        comment_id,
+        revision,
+        text=data["text"],
+        edit_reason=data["edit_reason"],
+        reason=data["reason"],
+    )
+    after_write(changed.position)
+    return json_response(_changed_schema, _changed(changed))
+
+
+@bp.post("/comments/<uuid:comment_id>/revisions/<int:revision>/unsuppress")
+@write_limits
+@operation(
+    "Lift a revision's suppression (moderators)",
+    tags=["moderation"],
+    body=OptionalReason,
+    body_required=False,
+    auth="required",
+    limited="write",
+    errors=(409,),
+    responses={200: (Changed, "Unsuppressed: readable as before")},
+    description=(
+        "404 naming `revision` for an unknown revision; 409 invalid_transition when the"
+        " revision is not suppressed."
+    ),
+)
+def unsuppress_revision(comment_id, revision):
+    author = require_author()
+    data = json_body(_optional_reason, required=False)
+    changed = services().app.unsuppress_revision(author.id, comment_id, revision, data["reason"])
     after_write(changed.position)
     return json_response(_changed_schema, _changed(changed))
