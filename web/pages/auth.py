@@ -1,15 +1,21 @@
 """Sign in by picking a display name (registers an author) or with an existing token,
-and sign out. The token lives in an HttpOnly, SameSite=Lax cookie (Secure on HTTPS)."""
+and sign out. The token lives in an HttpOnly, SameSite=Lax cookie (Secure on HTTPS).
+
+The account page: the signed-in author's name, "Download my data" (the JSON API's
+export, which takes the sign-in cookie as well as a bearer token), and "Erase my
+account" behind a confirmation page that says what happens and asks for a phrase."""
 
 from __future__ import annotations
 
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 
 from domain.errors import DomainError, NotAuthenticated
-from web.auth import COOKIE_NAME
+from web.auth import COOKIE_NAME, forget_author
 from web.errors import DOMAIN_STATUS
 from web.pages import bp, forms
-from web.pages.common import safe_next, service, viewer, write_limits, wrote
+from web.pages.common import safe_next, service, viewer, viewer_name, write_limits, wrote
+from web.pages.moderation import confirm_page
+from web.schemas import ERASE_ACCOUNT_CONFIRMATION
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -104,7 +110,7 @@ def signin():
         by_name=by_name,
         by_token=by_token,
         open_registration=_open_registration(),
-        already=viewer(),
+        already={"name": viewer_name()} if viewer() else None,
     )
     return body, status
 
@@ -114,3 +120,92 @@ def signout():
     response = make_response(redirect(safe_next(request.form.get("next"))))
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
     return response
+
+
+def _signed_in_or_redirect():
+    author = viewer()
+    if author is None:
+        return None, redirect(url_for("pages.signin", next=request.full_path.rstrip("?")))
+    return author, None
+
+
+@bp.get("/account")
+def account():
+    author, refusal = _signed_in_or_redirect()
+    if refusal is not None:
+        return refusal
+    return render_template(
+        "account.html",
+        erased=False,
+        name=viewer_name(),
+        role=author.role,
+        registered_at=author.created_on,
+        export_url=url_for("authors.export_me"),
+    )
+
+
+ERASE_ACCOUNT_POINTS = (
+    "Every comment you wrote, and every version of it, is destroyed for good, with your"
+    " name: nobody can read them again, moderators and the operator included. This"
+    " cannot be undone.",
+    "Replies by others stay where they are, under an “erased” placeholder.",
+    "Your account can never sign in again: its token stops working at once.",
+    "The erasure is listed publicly (that an account was erased, and when), without"
+    " anything it said.",
+)
+
+
+@bp.route("/account/erase", methods=["GET", "POST"])
+@write_limits
+def erase_account():
+    author, refusal = _signed_in_or_redirect()
+    if refusal is not None:
+        return refusal
+    form = forms.Form(
+        action=url_for("pages.erase_account"),
+        submit="Erase my account for good",
+        fields=[
+            forms.Field(
+                "confirm",
+                f"Type “{ERASE_ACCOUNT_CONFIRMATION}” to confirm",
+                "text",
+                required=True,
+                maxlength=100,
+            )
+        ],
+        cancel=url_for("pages.account"),
+        danger=True,
+        id="erase-account",
+    )
+    status = 200
+    if request.method == "POST":
+        form.fill_from_request()
+        if forms.posted("confirm").strip() != ERASE_ACCOUNT_CONFIRMATION:
+            phrase = form.get("confirm")
+            phrase.error = f"Type “{ERASE_ACCOUNT_CONFIRMATION}” exactly to erase your account."
+            status = 422
+        else:
+            try:
+                changed = service().erase_author(author.id, author.id, "author_request")
+            except DomainError as error:
+                status = form.fail(error)
+            else:
+                forget_author(author.id)
+                wrote(changed.position)
+                response = make_response(redirect(url_for("pages.account_erased")))
+                response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+                g.clear_token_cookie = False
+                return response
+    return confirm_page(
+        "Erase my account",
+        [("Your account", url_for("pages.account"))],
+        form,
+        intro=f"Signed in as {viewer_name() or 'an author whose name is unavailable'}.",
+        points=ERASE_ACCOUNT_POINTS,
+        status=status,
+    )
+
+
+@bp.get("/account/erased")
+def account_erased():
+    return render_template("account.html", erased=True)

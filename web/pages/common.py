@@ -17,6 +17,7 @@ from web import limiter
 from web.api.common import address_key, author_key
 from web.auth import current_author
 from web.errors import ApiError
+from web.pages import bp
 from web.runtime import runtime
 
 # How much of a thread one page shows.
@@ -47,6 +48,16 @@ def viewer() -> Author | None:
     return g.viewer
 
 
+def viewer_name() -> str | None:
+    """The signed-in author's display name, opened (names are sealed in the store)."""
+    author = viewer()
+    if author is None:
+        return None
+    if "viewer_name" not in g:
+        g.viewer_name = service().display_name(author)
+    return g.viewer_name
+
+
 def is_moderator() -> bool:
     author = viewer()
     return bool(author and author.is_moderator)
@@ -55,6 +66,12 @@ def is_moderator() -> bool:
 def viewer_id() -> str | None:
     author = viewer()
     return str(author.id) if author else None
+
+
+@bp.app_context_processor
+def account_globals() -> dict[str, Any]:
+    """The header's "Signed in as …" (base.html), on every page (error pages too)."""
+    return {"viewer_name": viewer_name()}
 
 
 def page_request(**overrides: Any) -> queries.PageRequest:
@@ -100,7 +117,8 @@ def comment_links() -> dict[str, tuple[str, str]]:
     per link costs more than the rest of a comment): the macro puts the id between."""
     marker = "00000000-0000-0000-0000-000000000000"
     out = {}
-    for name in ("comment_permalink", "history", "reply", "edit", "retract", "hide", "restore"):
+    names = ("comment_permalink", "history", "reply", "edit", "retract", "hide", "restore", "erase")
+    for name in names:
         head, _, tail = url_for(f"pages.{name}", comment_id=marker).partition(marker)
         out[name] = (head, tail)
     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import request
 
 from domain.errors import DomainError
+from domain.model import ERASURE_BASES
 from web.errors import DOMAIN_STATUS
 
 
@@ -20,13 +21,14 @@ from web.errors import DOMAIN_STATUS
 class Field:
     name: str
     label: str = ""
-    kind: str = "textarea"  # textarea | text | secret | hidden
+    kind: str = "textarea"  # textarea | text | secret | hidden | select | checkbox
     value: str = ""
     required: bool = False
     help: str = ""
     maxlength: int | None = None
     rows: int = 6
     error: str | None = None
+    options: list[tuple[str, str]] = field(default_factory=list)  # select: (value, label)
 
 
 @dataclass
@@ -44,7 +46,9 @@ class Form:
 
     def fill_from_request(self) -> Form:
         for f in self.fields:
-            if f.name in request.form:
+            if f.kind == "checkbox":  # an unticked box is not sent at all
+                f.value = "1" if request.form.get(f.name) else ""
+            elif f.name in request.form:
                 f.value = request.form[f.name]
         return self
 
@@ -85,3 +89,25 @@ def posted(name: str) -> str:
 def optional(name: str) -> str | None:
     value = request.form.get(name, "")
     return value if value.strip() else None
+
+
+def basis(allowed: list[str] | None = None, value: str = "") -> Field:
+    """Why something is erased: one of a fixed list of public words (a select)."""
+    allowed = allowed or list(ERASURE_BASES)
+    options = [(b, sentence(ERASURE_BASES[b])) for b in allowed]
+    return Field(
+        "basis",
+        "Basis (shown publicly in the erasure ledger)",
+        "select",
+        value or allowed[0],
+        required=True,
+        options=options,
+    )
+
+
+def checkbox(name: str, label: str, checked: bool = False, help: str = "") -> Field:
+    return Field(name, label, "checkbox", "1" if checked else "", help=help)
+
+
+def ticked(name: str) -> bool:
+    return bool(request.form.get(name))

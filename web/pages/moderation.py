@@ -1,4 +1,5 @@
-"""Moderators: remove (hide) a comment with a reason, restore it, lock and unlock a
+"""Moderators: remove (hide) a comment with a reason, restore it, erase it for good
+(a takedown), suppress, unsuppress or erase one revision of it, lock and unlock a
 thread, and read the audit log."""
 
 from __future__ import annotations
@@ -6,10 +7,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from uuid import UUID
 
-from flask import redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from domain.errors import DomainError
-from projections import queries
+from projections import queries, visibility
 from web.pages import bp, forms
 from web.pages.common import (
     engine,
@@ -26,6 +27,7 @@ from web.pages.locate import numbers
 from web.pages.posting import (
     action_page,
     comment_and_thread,
+    go_to_comment,
     run_comment_action,
     sign_in_first,
 )
@@ -100,6 +102,261 @@ def restore(comment_id: UUID):
     return action_page(f"Restore comment {number}", form, comment, thread, number, status=status)
 
 
+# ---- erase a comment, or one revision; suppress and unsuppress a revision ----------
+
+ERASE_COMMENT_POINTS = (
+    "The text of every version of this comment, and every reason given for its edits, is"
+    " destroyed for good: nobody can read it again, moderators and the operator"
+    " included. This cannot be undone.",
+    "Its replies stay where they are, under an “erased” placeholder.",
+    "The erasure is listed publicly: that a comment was erased, when, by whom and on"
+    " which basis, never what it said.",
+)
+
+
+def confirm_page(title: str, crumbs: list, form: forms.Form | None, **more):
+    status: int = more.pop("status", 200)
+    return render_template("confirm.html", title=title, crumbs=crumbs, form=form, **more), status
+
+
+def _crumbs(thread: dict, comment_id: UUID, number: str, history: bool = False) -> list:
+    crumbs = [
+        (thread["title"], thread_url(thread)),
+        (f"Comment {number}", url_for("pages.comment_permalink", comment_id=comment_id)),
+    ]
+    if history:
+        crumbs.append(("History", url_for("pages.history", comment_id=comment_id)))
+    return crumbs
+
+
+def _after_revision_change(comment_id: UUID, revision: int, position: int):
+    wrote(position)
+    return redirect(url_for("pages.history", comment_id=comment_id) + f"#v{revision}")
+
+
+@bp.route("/c/<uuid:comment_id>/erase", methods=["GET", "POST"])
+@write_limits
+def erase(comment_id: UUID):
+    author, refusal = _moderator_or_refusal()
+    if refusal is not None:
+        return refusal
+    comment, thread, number = comment_and_thread(str(comment_id))
+    form = forms.Form(
+        action=url_for("pages.erase", comment_id=comment_id),
+        submit="Erase for good",
+        fields=[forms.basis()],
+        cancel=url_for("pages.comment_permalink", comment_id=comment_id),
+        danger=True,
+        id=f"erase-{comment_id}",
+    )
+    if comment["state"] == "erased":
+        form.error = "This comment is erased already: there is nothing left to erase."
+    status = 200
+    if request.method == "POST":
+        form.fill_from_request()
+        try:
+            changed = service().erase_comment(author.id, comment_id, forms.posted("basis"))
+        except DomainError as error:
+            status = form.fail(error)
+        else:
+            return go_to_comment(str(comment_id), changed.position, thread)
+    return confirm_page(
+        f"Erase comment {number}",
+        _crumbs(thread, comment_id, number),
+        form,
+        points=ERASE_COMMENT_POINTS,
+        comment=comment,
+        number=number,
+        thread=thread,
+        status=status,
+    )
+
+
+def _revision_or_refusal(comment_id: UUID, revision: int):
+    """(moderator, the comment aggregate, its thread and number) or (None, refusal). An
+    unknown comment or revision is a 404 page."""
+    author, refusal = _moderator_or_refusal()
+    if refusal is not None:
+        return None, refusal
+    aggregate = service().get_comment(comment_id)
+    aggregate.check_revision(revision)
+    _, thread, number = comment_and_thread(str(comment_id))
+    return (author, aggregate, thread, number), None
+
+
+@bp.route("/c/<uuid:comment_id>/revisions/<int:revision>/erase", methods=["GET", "POST"])
+@write_limits
+def erase_revision(comment_id: UUID, revision: int):
+    found, refusal = _revision_or_refusal(comment_id, revision)
+    if refusal is not None:
+        return refusal
+    author, aggregate, thread, number = found
+    form = forms.Form(
+        action=url_for("pages.erase_revision", comment_id=comment_id, revision=revision),
+        submit=f"Erase version {revision} for good",
+        fields=[forms.basis()],
+        cancel=url_for("pages.history", comment_id=comment_id) + f"#v{revision}",
+        danger=True,
+        id=f"erase-{comment_id}-{revision}",
+    )
+    if aggregate.erased or revision in aggregate.erased_revisions:
+        form.error = f"Version {revision} is erased already: there is nothing left to erase."
+    status = 200
+    if request.method == "POST":
+        form.fill_from_request()
+        try:
+            changed = service().erase_revision(
+                author.id, comment_id, revision, forms.posted("basis")
+            )
+        except DomainError as error:
+            status = form.fail(error)
+        else:
+            return _after_revision_change(comment_id, revision, changed.position)
+    points = (
+        f"The text of version {revision} and the reason given for it are destroyed for"
+        " good: nobody can read them again, moderators included. This cannot be undone.",
+        "The other versions stay as they are. Where this version is the one a thread"
+        " shows, readers see an “erased” placeholder instead.",
+        "The erasure is listed publicly: which version, when, by whom and on which"
+        " basis, never what it said.",
+    )
+    return confirm_page(
+        f"Erase version {revision} of comment {number}",
+        _crumbs(thread, comment_id, number, history=True),
+        form,
+        points=points,
+        status=status,
+    )
+
+
+def _suppressed_now(aggregate, revision: int) -> str | None:
+    parts = aggregate.suppressed.get(revision)
+    if not parts:
+        return None
+    words = [w for w, on in zip(("its text", "its edit reason"), parts, strict=True) if on]
+    return " and ".join(words)
+
+
+@bp.route("/c/<uuid:comment_id>/revisions/<int:revision>/suppress", methods=["GET", "POST"])
+@write_limits
+def suppress_revision(comment_id: UUID, revision: int):
+    found, refusal = _revision_or_refusal(comment_id, revision)
+    if refusal is not None:
+        return refusal
+    author, aggregate, thread, number = found
+    form = forms.Form(
+        action=url_for("pages.suppress_revision", comment_id=comment_id, revision=revision),
+        submit=f"Suppress version {revision}",
+        fields=[
+            forms.checkbox("text", f"Withhold the text of version {revision}", checked=True),
+            forms.checkbox("edit_reason", "Withhold the reason given for this version"),
+            forms.reason(label="Reason (optional, for moderators: kept in the audit log)"),
+        ],
+        cancel=url_for("pages.history", comment_id=comment_id) + f"#v{revision}",
+        danger=True,
+        id=f"suppress-{comment_id}-{revision}",
+    )
+    now = _suppressed_now(aggregate, revision)
+    intro = f"Version {revision} is suppressed now: {now}." if now else None
+    status = 200
+    if request.method == "POST":
+        form.fill_from_request()
+        try:
+            changed = service().suppress_revision(
+                author.id,
+                comment_id,
+                revision,
+                text=forms.ticked("text"),
+                edit_reason=forms.ticked("edit_reason"),
+                reason=forms.optional("reason"),
+            )
+        except DomainError as error:
+            status = form.fail(error)
+        else:
+            return _after_revision_change(comment_id, revision, changed.position)
+    points = (
+        "Everyone but moderators will see “withheld by a moderator” in place of what you"
+        " tick, in the thread (live and in every past view), in the history and in exports.",
+        "Moderators can still read it, and can lift the suppression later: nothing is"
+        " destroyed. The other versions stay readable.",
+        "The audit log lists the suppression, without its content.",
+    )
+    return confirm_page(
+        f"Suppress version {revision} of comment {number}",
+        _crumbs(thread, comment_id, number, history=True),
+        form,
+        points=points,
+        intro=intro,
+        status=status,
+    )
+
+
+@bp.route("/c/<uuid:comment_id>/revisions/<int:revision>/unsuppress", methods=["GET", "POST"])
+@write_limits
+def unsuppress_revision(comment_id: UUID, revision: int):
+    found, refusal = _revision_or_refusal(comment_id, revision)
+    if refusal is not None:
+        return refusal
+    author, aggregate, thread, number = found
+    form = forms.Form(
+        action=url_for("pages.unsuppress_revision", comment_id=comment_id, revision=revision),
+        submit=f"Unsuppress version {revision}",
+        fields=[forms.reason(label="Reason (optional, for moderators: kept in the audit log)")],
+        cancel=url_for("pages.history", comment_id=comment_id) + f"#v{revision}",
+        id=f"unsuppress-{comment_id}-{revision}",
+    )
+    now = _suppressed_now(aggregate, revision)
+    if now is None:
+        form.error = f"Version {revision} is not suppressed."
+    status = 200
+    if request.method == "POST":
+        form.fill_from_request()
+        try:
+            changed = service().unsuppress_revision(
+                author.id, comment_id, revision, forms.optional("reason")
+            )
+        except DomainError as error:
+            status = form.fail(error)
+        else:
+            return _after_revision_change(comment_id, revision, changed.position)
+    intro = (
+        f"Version {revision} is suppressed now: {now}. Unsuppressing makes it readable"
+        " to everyone again, as before."
+        if now
+        else None
+    )
+    return confirm_page(
+        f"Unsuppress version {revision} of comment {number}",
+        _crumbs(thread, comment_id, number, history=True),
+        form,
+        intro=intro,
+        status=status,
+    )
+
+
+@bp.app_template_global("revision_actions")
+def revision_actions(comment_id: str, revision: int) -> list[tuple[str, str]]:
+    """For the history page (history.html): a moderator's links for one revision, from
+    today's decisions (read once per page)."""
+    if not is_moderator():
+        return []
+    decided = g.setdefault("revision_decisions", {})
+    if comment_id not in decided:
+        decided[comment_id] = visibility.decisions_for(engine(), [comment_id]).get(comment_id)
+    d = decided[comment_id]
+    r = d.revisions.get(int(revision)) if d is not None else None
+    if (d is not None and d.erased) or (r is not None and r.erased_at is not None):
+        return []
+    args = {"comment_id": comment_id, "revision": revision}
+    links = []
+    if r is not None and (r.text_suppressed or r.reason_suppressed):
+        links.append(("Unsuppress", url_for("pages.unsuppress_revision", **args)))
+    else:
+        links.append(("Suppress", url_for("pages.suppress_revision", **args)))
+    links.append(("Erase this version", url_for("pages.erase_revision", **args)))
+    return links
+
+
 # ---- lock and unlock a thread ------------------------------------------------------
 
 
@@ -168,6 +425,11 @@ AUDIT_TYPES = {
     "Comment.Retracted": "Comment retracted",
     "Comment.Hidden": "Comment removed",
     "Comment.Restored": "Comment restored",
+    "Comment.Erased": "Comment erased",
+    "Comment.RevisionErased": "Revision erased",
+    "Comment.RevisionSuppressed": "Revision suppressed",
+    "Comment.RevisionUnsuppressed": "Revision unsuppressed",
+    "Author.Erased": "Account erased",
     "Thread.Opened": "Thread opened",
     "Thread.Retitled": "Thread retitled",
     "Thread.Locked": "Thread locked",

@@ -263,8 +263,8 @@ def retract(comment_id: UUID):
     if done is not None:
         return done
     intro: dict[str, Any] = {
-        "intro": "The text and your name are removed from the thread; replies stay in place"
-        " under a placeholder. This cannot be undone."
+        "intro": "Readers will see “retracted by its author” in its place; its text stays"
+        " visible to you and moderators in its history; replies stay. This cannot be undone."
     }
     return action_page(
         f"Retract comment {number}", form, comment, thread, number, status=status, **intro
