@@ -15,6 +15,7 @@ from domain.model import MEMBER, MODERATOR, OPERATOR_ID
 from domain.settings import Database
 from projections.setup import initialise, open_application
 from workers.audit_cli import export, verify
+from workers.erasure_cli import COMMANDS as ERASURE_COMMANDS
 from workers.history_cli import export_thread_command, import_history_command
 from workers.importing.cli import import_group
 from workers.rebuild_cli import rebuild_command
@@ -146,6 +147,7 @@ for command in (
     rebuild_command,
     import_history_command,
     export_thread_command,
+    *ERASURE_COMMANDS,
 ):
     main.add_command(command)
 
