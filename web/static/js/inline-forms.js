@@ -1,7 +1,8 @@
 /* Inline forms: "Reply", "Edit", "Retract", "Remove", "Restore" links lead to pages
    with a form (which is how they work without JavaScript). With JavaScript, the form
    of that page is fetched and shown right under the comment instead. The form posts
-   as usual, so errors and redirects behave exactly as without this script. */
+   as usual, so errors and redirects behave exactly as without this script. Also: a
+   fragment that names a form field (#new-comment-text) puts the cursor in it. */
 (function () {
   "use strict";
 
@@ -101,4 +102,22 @@
   }
   flash();
   window.addEventListener("hashchange", flash);
+
+  // "Write a comment" and the return from "Sign in to join" point at the comment
+  // form's text box: put the cursor there (browsers that only scroll to a fragment
+  // leave the focus behind).
+  function focusField() {
+    var id;
+    try {
+      id = decodeURIComponent(window.location.hash.slice(1));
+    } catch (error) {
+      return; // not a fragment this page made
+    }
+    var field = id && document.getElementById(id);
+    if (field && field.matches("textarea, input, select") && document.activeElement !== field) {
+      field.focus();
+    }
+  }
+  focusField();
+  window.addEventListener("hashchange", focusField);
 })();
