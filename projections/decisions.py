@@ -27,6 +27,7 @@ class Decisions(Projection):
             state_at TEXT,
             state_by TEXT,
             state_reason TEXT,
+            was_hidden INTEGER NOT NULL DEFAULT 0,
             erased_at TEXT,
             erased_by TEXT,
             erased_basis TEXT,
@@ -71,13 +72,21 @@ class Decisions(Projection):
 
     def _state(self, sql: Sql, t: Tables, e: Any, pos: int, state: str, reason: Any) -> None:
         row = self._comment_row(sql, t, e, pos)
-        # Retracted while hidden stays withheld as hidden: the stricter decision wins.
-        if state == RETRACTED and row["state"] == HIDDEN:
-            state = HIDDEN
+        # Retracted while hidden: the record stays for moderators only (the policy reads
+        # was_hidden), thread pages show the retraction to everyone.
+        was_hidden = int(state == RETRACTED and row["state"] == HIDDEN)
         sql.execute(
             f"UPDATE {t.comments} SET state = ?, state_at = ?, state_by = ?, state_reason = ?,"
-            " position = ? WHERE comment_id = ?",
-            (state, iso(e.timestamp), str(e.actor_id), reason, pos, str(e.originator_id)),
+            " was_hidden = ?, position = ? WHERE comment_id = ?",
+            (
+                state,
+                iso(e.timestamp),
+                str(e.actor_id),
+                reason,
+                was_hidden,
+                pos,
+                str(e.originator_id),
+            ),
         )
 
     @handles(Comment.Retracted)

@@ -11,7 +11,8 @@ for the comment's author:
 - erased (the comment, its author's account, or that revision): nobody, ever;
 - hidden by a moderator: moderators only;
 - retracted by its author: on thread pages nobody (a placeholder); in the record
-  (history, diffs, audit, exports) its author and moderators;
+  (history, diffs, audit, exports) its author and moderators (moderators only if it
+  was hidden by a moderator when it was retracted);
 - a suppressed revision's text or edit reason: moderators only;
 - otherwise: everyone (DISCUSS_HISTORY_POLICY may still restrict whole histories).
 Moderation reasons (hide, restore, suppress) are for moderators only; a retraction's
@@ -82,6 +83,7 @@ class CommentDecisions:
     state: str = VISIBLE
     state_at: str | None = None
     state_reason: str | None = None  # sealed
+    was_hidden: bool = False  # retracted while hidden by a moderator
     erased_at: str | None = None
     erased_basis: str | None = None
     erased_scope: str | None = None
@@ -148,7 +150,7 @@ def _withheld(
     if d.state == HIDDEN and not viewer.moderator:
         return Verdict(False, "hidden", d.state_at)
     if d.state == RETRACTED:
-        own = author_id is not None and viewer.author_id == author_id
+        own = author_id is not None and viewer.author_id == author_id and not d.was_hidden
         if surface == THREAD or not (viewer.moderator or own):
             return Verdict(False, "retracted", d.state_at)
     return SHOWN
@@ -228,6 +230,7 @@ def decisions_for(engine: Any, comment_ids: Iterable[str]) -> dict[str, CommentD
                 state=row["state"],
                 state_at=row["state_at"],
                 state_reason=row["state_reason"],
+                was_hidden=bool(row["was_hidden"]),
                 erased_at=row["erased_at"],
                 erased_basis=row["erased_basis"],
                 erased_scope=row["erased_scope"],
