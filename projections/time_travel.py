@@ -95,6 +95,16 @@ def record_of(
             record["version"] = version
         elif isinstance(event, Comment.Restored):
             record = {"kind": "restored", "comment_id": cid, "version": version}
+        # Decisions that withhold content: the live view moves the comment's version and
+        # the thread's position for them (and drops erased texts), so replay does too.
+        # The records carry no content; today's decisions come from the decisions view.
+        elif isinstance(event, Comment.Erased):
+            record = {"kind": "erased", "comment_id": cid, "version": version}
+        elif isinstance(event, Comment.RevisionErased):
+            record = {"kind": "revision_erased", "comment_id": cid, "version": version}
+            record["revision"] = event.revision
+        elif isinstance(event, (Comment.RevisionSuppressed, Comment.RevisionUnsuppressed)):
+            record = {"kind": "revision_decided", "comment_id": cid, "version": version}
         else:
             return None
     else:
@@ -279,6 +289,19 @@ class ThreadState:
             text=kept["text"],
         )
         self._count("visible_count", 1)
+
+    def _erased(self, record: dict, position: int, at: str) -> None:
+        row = self._comment(record, position)
+        self.hidden.pop(row["comment_id"], None)
+        row["text"] = None
+
+    def _revision_erased(self, record: dict, position: int, at: str) -> None:
+        row = self._comment(record, position)
+        if row["text_version"] == record["revision"]:
+            row["text"] = None
+
+    def _revision_decided(self, record: dict, position: int, at: str) -> None:
+        self._comment(record, position)
 
     # -- reading
 
