@@ -23,8 +23,9 @@ class _Page:
     def __init__(self, sql: Sql, t: Tables):
         self.sql, self.t = sql, t
         self.rows: list[tuple] = []
-        # Erased content dropped from the rows too: (comment id, revision or None = all).
-        self.erased: list[tuple[str, int | None]] = []
+        # Erased content dropped from the rows too: (comment id, revision or None = all,
+        # the erasure's position: rows of later events keep theirs, whatever the page).
+        self.erased: list[tuple[str, int | None, int]] = []
 
 
 class Revisions(BatchProjection):
@@ -54,9 +55,10 @@ class Revisions(BatchProjection):
 
     def flush(self, page: _Page) -> None:
         insert_rows(page.sql, page.t.revisions, REVISION_COLUMNS, page.rows)
-        for comment_id, revision in page.erased:
+        for comment_id, revision, position in page.erased:
             where = "comment_id = ?" + (" AND version = ?" if revision is not None else "")
             params = (comment_id,) if revision is None else (comment_id, revision)
+            where, params = f"{where} AND position < ?", (*params, position)
             page.sql.execute(
                 f"UPDATE {page.t.revisions} SET"
                 " text = CASE WHEN kind IN ('posted', 'edited') THEN NULL ELSE text END,"
@@ -106,12 +108,12 @@ class Revisions(BatchProjection):
     @handles(Comment.Erased)
     def erased(self, page: _Page, e: Comment.Erased, pos: int) -> None:
         self._add(page, e, pos, "erased", None, e.basis)
-        page.erased.append((str(e.originator_id), None))
+        page.erased.append((str(e.originator_id), None, pos))
 
     @handles(Comment.RevisionErased)
     def revision_erased(self, page: _Page, e: Comment.RevisionErased, pos: int) -> None:
         self._add(page, e, pos, "revision_erased", str(e.revision), e.basis)
-        page.erased.append((str(e.originator_id), e.revision))
+        page.erased.append((str(e.originator_id), e.revision, pos))
 
     @handles(Comment.RevisionSuppressed)
     def revision_suppressed(self, page: _Page, e: Comment.RevisionSuppressed, pos: int) -> None:
