@@ -14,6 +14,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
 
+from web import assets, compression
 from web.config import WebConfig
 from web.errors import register_error_handlers
 from web.runtime import Runtime
@@ -55,6 +56,9 @@ class LazyMemoryStorage(MemoryStorage):
 def create_app(config: WebConfig | None = None) -> Flask:
     config = config or WebConfig.from_env()
     app = Flask(__name__)
+    # First, so that its after_request hook runs last, on the finished response.
+    compression.init_app(app)  # gzip for text responses above 1 KB
+    assets.init_app(app)  # static URLs carry a content hash; those are cached a year
     app.config.update(
         SECRET_KEY=config.secret_key,
         MAX_CONTENT_LENGTH=config.max_body_bytes,
