@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from eventsourcing import persistence
 
-from tests.api.conftest import API, assert_error
+from tests.api.conftest import API, assert_error, sqlite_only
 from web.auth import COOKIE_NAME
 
 
@@ -310,3 +310,13 @@ def test_cors_preflights_do_not_count_against_the_limits(app_factory, member, th
     for _ in range(2):
         assert client.options(url, headers=origin).status_code == 200
         assert client.post(url, json={"text": "x"}, headers=member.headers).status_code == 201
+
+
+@sqlite_only
+def test_a_bad_token_is_401_first_on_live_and_past_reads_alike(client):
+    """The live and as-of paths check the caller before looking the thread up."""
+    missing = "00000000-0000-4000-8000-000000000000"
+    bad = {"Authorization": "Bearer not-a-token"}
+    for query in ({}, {"at": 1}, {"as_of": "2020-01-01T00:00:00Z"}):
+        response = client.get(f"{API}/threads/{missing}", query_string=query, headers=bad)
+        assert_error(response, 401)

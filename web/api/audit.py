@@ -17,6 +17,7 @@ from flask import Blueprint
 from projections import audit_log, hash_chain, history
 from projections.engine import iso
 from projections.visibility import Viewer
+from web.api.caching import PRIVATE
 from web.api.common import json_response, load_query
 from web.api.reads import engine, wait_for_position
 from web.auth import require_author
@@ -26,7 +27,6 @@ from web.schemas_history import AuditPage, AuditQuery, ChainHead, ErasureLedger,
 
 bp = Blueprint("audit", __name__)
 
-PRIVATE = "private, max-age=0, must-revalidate"
 HEAD_CACHE = "public, max-age=0, must-revalidate"
 LEDGER_CACHE = "public, max-age=0, must-revalidate"
 

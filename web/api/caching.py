@@ -22,6 +22,8 @@ from collections.abc import Callable
 from flask import Response, current_app, request
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
+# What a signed-in viewer reads may hold what others may not see: no shared cache.
+PRIVATE = "private, max-age=0, must-revalidate"
 MAX_AGE = 600.0
 
 

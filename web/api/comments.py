@@ -7,7 +7,7 @@ import orjson
 from flask import Blueprint, request, url_for
 
 from projections import queries
-from web.api.caching import CACHE_CONTROL, cached_json
+from web.api.caching import CACHE_CONTROL, PRIVATE, cached_json
 from web.api.common import (
     QueryLoader,
     after_write,
@@ -17,7 +17,13 @@ from web.api.common import (
     services,
     write_limits,
 )
-from web.api.reads import engine, on_serving_tables, serving_comment, wait_for_position
+from web.api.reads import (
+    engine,
+    on_serving_tables,
+    page_request,
+    serving_comment,
+    wait_for_position,
+)
 from web.auth import is_moderator, require_author
 from web.errors import ApiError
 from web.openapi import operation
@@ -39,7 +45,6 @@ from web.schemas import (
 
 bp = Blueprint("comments", __name__)
 
-PRIVATE = "private, max-age=0, must-revalidate"
 
 # Schemas hold no per-request state: built once, used by every request.
 _thread_query = QueryLoader(ThreadQuery())
@@ -76,13 +81,7 @@ def get_comment(comment_id):
     moderator = is_moderator()  # a bad token is a 401 first, whether or not the comment exists
     wait_for_position(args["min_position"])
     eng = engine()
-    req = queries.PageRequest(
-        limit=args["limit"],
-        cursor=args["cursor"],
-        depth=args["depth"],
-        sort=args["sort"],
-        moderator=moderator,
-    )
+    req = page_request(args, moderator)
 
     def respond():
         tables, row = serving_comment(eng, comment_id)

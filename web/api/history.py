@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 import orjson
 from flask import Blueprint, current_app
 
-from projections import audit_log, history, queries, time_travel
+from projections import audit_log, history, time_travel
 from projections.engine import Engine
 from projections.visibility import Viewer
-from web.api.caching import CACHE_CONTROL, cached_json
+from web.api.caching import CACHE_CONTROL, PRIVATE, cached_json
 from web.api.common import json_response, load_query
-from web.api.reads import engine, on_serving_tables, serving_thread, wait_for_position
+from web.api.reads import engine, on_serving_tables, page_request, serving_thread, wait_for_position
 from web.auth import current_author, is_moderator
 from web.errors import ApiError
 from web.openapi import operation
@@ -42,7 +42,6 @@ from web.schemas_history import (
 
 bp = Blueprint("history", __name__)
 
-PRIVATE = "private, max-age=0, must-revalidate"
 TEXT_KINDS = ("posted", "edited")
 
 _as_of_schema = ThreadAsOfPage()
@@ -98,6 +97,7 @@ def thread_as_of_response(thread_id: str):
     erased...): never `immutable`. Its ETag carries the thread's current position, which
     every decision advances, and clients revalidate."""
     args = load_query(ThreadAsOfQuery())
+    moderator = is_moderator()  # a bad token is a 401 first, as on the live path
     wait_for_position(args["min_position"])
     eng = engine()
     span = time_travel.thread_span(eng, thread_id)
@@ -121,14 +121,7 @@ def thread_as_of_response(thread_id: str):
                 raise _not_yet(thread_id, span, key)
             position = found
     effective = _effective_position(eng, thread_id, position)
-    moderator = is_moderator()
-    req = queries.PageRequest(
-        limit=args["limit"],
-        cursor=args["cursor"],
-        depth=args["depth"],
-        sort=args["sort"],
-        moderator=moderator,
-    )
+    req = page_request(args, moderator)
 
     def build() -> bytes:
         page = time_travel.thread_page_as_of(eng, thread_id, req, effective)

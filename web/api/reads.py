@@ -27,6 +27,17 @@ def engine() -> Engine:
     return runtime().services.engine
 
 
+def page_request(args: dict[str, Any], moderator: bool) -> queries.PageRequest:
+    """The page of a thread or subtree a read asks for (its query, loaded by a schema)."""
+    return queries.PageRequest(
+        limit=args["limit"],
+        cursor=args["cursor"],
+        depth=args["depth"],
+        sort=args["sort"],
+        moderator=moderator,
+    )
+
+
 def wait_for_position(position: int | None) -> None:
     """Block (bounded) until the projections include `position`; 503 when time runs out.
 

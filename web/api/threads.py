@@ -9,7 +9,7 @@ import orjson
 from flask import Blueprint, request, url_for
 
 from projections import queries
-from web.api.caching import CACHE_CONTROL, cached_json
+from web.api.caching import CACHE_CONTROL, PRIVATE, cached_json
 from web.api.common import (
     QueryLoader,
     after_write,
@@ -19,7 +19,7 @@ from web.api.common import (
     write_limits,
 )
 from web.api.history import thread_as_of_response
-from web.api.reads import engine, on_serving_tables, serving_thread, wait_for_position
+from web.api.reads import engine, on_serving_tables, page_request, serving_thread, wait_for_position
 from web.auth import is_moderator, require_author
 from web.openapi import operation
 from web.schemas import (
@@ -35,7 +35,6 @@ from web.schemas_history import ThreadAsOfPage, ThreadAsOfQuery
 
 bp = Blueprint("threads", __name__)
 
-PRIVATE = "private, max-age=0, must-revalidate"
 
 # Schemas hold no per-request state: built once, used by every request.
 _list_schema = ThreadList()
@@ -59,13 +58,7 @@ def thread_response(thread_id: str):
     moderator = is_moderator()  # a bad token is a 401 first, whether or not the thread exists
     wait_for_position(args["min_position"])
     eng = engine()
-    req = queries.PageRequest(
-        limit=args["limit"],
-        cursor=args["cursor"],
-        depth=args["depth"],
-        sort=args["sort"],
-        moderator=moderator,
-    )
+    req = page_request(args, moderator)
 
     def respond():
         tables, row = serving_thread(eng, thread_id)
