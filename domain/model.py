@@ -414,6 +414,8 @@ class Comment(Aggregate):
     ) -> None:
         actor.check_moderator("restore a suppressed revision")
         self.check_revision(revision)
+        if self.erased or revision in self.erased_revisions:
+            raise CommentErased("that revision is erased: there is nothing left to restore")
         if revision not in self.suppressed:
             raise InvalidTransition(f"revision {revision} is not suppressed")
         self.trigger_event(

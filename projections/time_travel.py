@@ -725,6 +725,21 @@ def comment_subtree_as_of(
     return page
 
 
+def effective_position(engine: Engine, thread_id: str, position: int) -> int:
+    """The position of the thread's last event at or before `position` (what a past view
+    at `position` shows, and its cache key: positions without a change share it)."""
+    t = _tables(engine)
+    found = (
+        engine.store.reader()
+        .execute(
+            f"SELECT MAX(position) AS p FROM {t.events} WHERE thread_id = ? AND position <= ?",
+            (thread_id, position),
+        )
+        .scalar()
+    )
+    return int(found)
+
+
 def time_key(when: datetime) -> str:
     """A moment as the stored timestamps are written (UTC ISO; naive means UTC)."""
     return iso(when if when.tzinfo else when.replace(tzinfo=UTC))

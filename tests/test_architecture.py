@@ -8,6 +8,7 @@ which forbidden imports were injected: every contract must then be reported brok
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,16 @@ def test_ruff_check_passes_on_the_whole_repository():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_web_runs_no_sql_of_its_own():
+    """Every read the web makes goes through named queries in projections/: no web module
+    opens a store reader or a transaction, or writes a statement."""
+    pattern = re.compile(r"\.store\.(reader|transaction)\(|\.execute\(|\bSELECT\b")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "web").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == [], "SQL in the web layer:\n" + "\n".join(offenders)

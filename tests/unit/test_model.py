@@ -548,3 +548,32 @@ def test_application_events_keep_explicit_timestamps_through_the_store(app, peop
     stored = list(app.events.get(comment_id))
     assert [e.timestamp for e in stored] == [AT + timedelta(minutes=n) for n in range(3)]
     assert [e.actor_id for e in stored] == [ann, ann, mo]
+
+
+def test_erasure_rules_of_a_comment():
+    """Erasing is idempotent; nothing erased can be suppressed, unsuppressed, edited,
+    restored or erased revision by revision again; unknown revisions are named."""
+    from domain.errors import CommentErased, RevisionNotFound
+    from domain.model import ERASED_COMMENT
+
+    mod = moderator()
+    comment = new_comment()
+    comment.edit("second", mod)
+    comment.suppress_revision(mod, 2, text=True, edit_reason=False, reason=None)
+    with pytest.raises(RevisionNotFound):
+        comment.erase_revision(mod, 3, "legal")
+    assert comment.erase_revision(mod, 1, "legal") is True
+    assert comment.erase_revision(mod, 1, "legal") is False  # once is enough
+    with pytest.raises(CommentErased):
+        comment.suppress_revision(mod, 1, text=True, edit_reason=False, reason=None)
+    assert comment.erase(mod, ERASED_COMMENT, "legal") is True
+    assert comment.erase(mod, ERASED_COMMENT, "legal") is False
+    for refused in (
+        lambda: comment.unsuppress_revision(mod, 2, None),
+        lambda: comment.edit("third", mod),
+        lambda: comment.hide(mod, "why"),
+    ):
+        with pytest.raises(CommentErased):
+            refused()
+    with pytest.raises(PermissionDenied):
+        comment.erase(member(), ERASED_COMMENT, "legal")

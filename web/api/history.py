@@ -73,20 +73,6 @@ def _not_yet(thread_id: str, span: dict, when: str) -> ApiError:
     )
 
 
-def _effective_position(eng: Engine, thread_id: str, position: int) -> int:
-    """The position of the thread's last event at or before `position`."""
-    t = eng.tables("time_travel")
-    found = (
-        eng.store.reader()
-        .execute(
-            f"SELECT MAX(position) AS p FROM {t.events} WHERE thread_id = ? AND position <= ?",
-            (thread_id, position),
-        )
-        .scalar()
-    )
-    return int(found)
-
-
 def thread_as_of_response(thread_id: str):
     """GET /threads/{id}?as_of=<RFC 3339> or ?at=<position>: the live page's shape and
     pagination, plus `as_of` (the position and time it reflects). A point in the future
@@ -120,7 +106,7 @@ def thread_as_of_response(thread_id: str):
             if found is None:
                 raise _not_yet(thread_id, span, key)
             position = found
-    effective = _effective_position(eng, thread_id, position)
+    effective = time_travel.effective_position(eng, thread_id, position)
     req = page_request(args, moderator)
 
     def build() -> bytes:
