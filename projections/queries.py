@@ -13,7 +13,7 @@ from typing import Any
 from projections import visibility
 from projections.db import Sql
 from projections.engine import Engine, Tables
-from projections.thread_view import seq_key
+from projections.thread_rows import seq_key
 from projections.visibility import CommentDecisions, Opening, Viewer
 
 REMOVED_BY_MODERATOR = "removed by a moderator"

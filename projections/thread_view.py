@@ -15,15 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment, Thread
+from domain.model import Author, Comment
+from projections import thread_rows
 from projections.db import Sql, insert_rows
-from projections.engine import BatchProjection, Tables, handles, iso
-
-SEQ_WIDTH = 12
-
-
-def seq_key(position: int) -> str:
-    return f"{position:0{SEQ_WIDTH}d}"
+from projections.engine import BatchProjection, Tables, handles
+from projections.thread_rows import EVENT_TYPES, record_of
 
 
 class ThreadView(BatchProjection):
@@ -170,7 +166,11 @@ class ThreadView(BatchProjection):
             sql.executemany(
                 f"DELETE FROM {t.hidden} WHERE comment_id = ?", [(cid,) for cid in page.hidden]
             )
-            kept = [(cid, *row) for cid, row in page.hidden.items() if row is not None]
+            kept = [
+                (cid, row["author_id"], row["author_name"], row["text"])
+                for cid, row in page.hidden.items()
+                if row is not None
+            ]
             if kept:
                 sql.executemany(
                     f"INSERT INTO {t.hidden} (comment_id, author_id, author_name, text)"
@@ -186,199 +186,13 @@ class ThreadView(BatchProjection):
         page.new_authors.append((author_id, e.name, e.role))
         page.authors[author_id] = e.name
 
-    # ---- threads -----------------------------------------------------------------
+    # ---- threads and comments: the rows are built by projections/thread_rows.py ------
 
-    @handles(Thread.Opened)
-    def thread_opened(self, page: _Page, e: Thread.Opened, pos: int) -> None:
-        thread_id = str(e.originator_id)
-        if thread_id in page.new_threads:
-            raise ValueError(f"thread {thread_id} opened twice")
-        at = iso(e.timestamp)
-        page.new_threads[thread_id] = {
-            "thread_id": thread_id,
-            "thread_key": e.key,
-            "title": e.title,
-            "body": e.body,
-            "locked": 0,
-            "opened_by": str(e.actor_id),
-            "opened_at": at,
-            "comment_count": 0,
-            "visible_count": 0,
-            "top_level_count": 0,
-            "last_activity_at": at,
-            "last_position": pos,
-            "created_position": pos,
-        }
-
-    @handles(Thread.Retitled)
-    def thread_retitled(self, page: _Page, e: Thread.Retitled, pos: int) -> None:
-        page.touch(e.originator_id, e, pos, title=e.title)
-
-    @handles(Thread.Locked)
-    def thread_locked(self, page: _Page, e: Thread.Locked, pos: int) -> None:
-        page.touch(e.originator_id, e, pos, locked=1)
-
-    @handles(Thread.Unlocked)
-    def thread_unlocked(self, page: _Page, e: Thread.Unlocked, pos: int) -> None:
-        page.touch(e.originator_id, e, pos, locked=0)
-
-    # ---- comments ----------------------------------------------------------------
-
-    @handles(Comment.Posted)
-    def comment_posted(self, page: _Page, e: Comment.Posted, pos: int) -> None:
-        comment_id, thread_id = str(e.originator_id), str(e.thread_id)
-        if comment_id in page.comments:
-            raise ValueError(f"comment {comment_id} posted twice")
-        if e.parent_id is None:
-            root_seq, depth, path, ancestors = pos, 0, seq_key(pos), []
-        else:
-            parent = page.comments.get(str(e.parent_id))
-            if parent is None:
-                raise LookupError(f"parent {e.parent_id} of comment {comment_id} unknown")
-            root_seq, depth = parent["root_seq"], parent["depth"] + 1
-            path = f"{parent['path']}/{seq_key(pos)}"
-            ancestors = [int(part) for part in parent["path"].split("/")]
-        author_id = str(e.author_id)
-        at = iso(e.timestamp)
-        row = {
-            "comment_id": comment_id,
-            "thread_id": thread_id,
-            "parent_id": e.parent_id and str(e.parent_id),
-            "root_seq": root_seq,
-            "seq": pos,
-            "depth": depth,
-            "path": path,
-            "author_id": author_id,
-            "author_name": page.authors.get(author_id),
-            "text": e.text,
-            "state": VISIBLE,
-            "state_reason": None,
-            "posted_at": at,
-            "edited_at": None,
-            "edit_count": 0,
-            "version": e.originator_version,
-            "text_version": e.originator_version,
-            "reply_count": 0,
-            "descendant_count": 0,
-            "last_position": pos,
-        }
-        page.comments[comment_id] = page.new_comments[comment_id] = row
-        page.new_by_seq[(thread_id, pos)] = row
-        if ancestors:
-            parent_seq = ancestors[-1]
-            for seq in ancestors:
-                replies = 1 if seq == parent_seq else 0
-                ancestor = page.new_by_seq.get((thread_id, seq))
-                if ancestor is not None:
-                    ancestor["reply_count"] += replies
-                    ancestor["descendant_count"] += 1
-                else:
-                    counts = page.counts.setdefault((thread_id, seq), [0, 0])
-                    counts[0] += replies
-                    counts[1] += 1
-        page.touch(
-            thread_id, e, pos, comments=1, visible=1, top_level=1 if depth == 0 else 0, at=at
-        )
-
-    @handles(Comment.Edited)
-    def comment_edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
-        row = page.comments.get(str(e.originator_id))
-        at = iso(e.timestamp)
-        if row is not None:
-            if row["state"] == HIDDEN:
-                kept = page.hidden_row(row["comment_id"])
-                if kept is not None:
-                    page.hidden[row["comment_id"]] = (kept[0], kept[1], e.text)
-                page.change(
-                    row,
-                    e,
-                    pos,
-                    edited_at=at,
-                    edit_count=row["edit_count"] + 1,
-                    text_version=e.originator_version,
-                )
-            else:
-                page.change(
-                    row,
-                    e,
-                    pos,
-                    text=e.text,
-                    edited_at=at,
-                    edit_count=row["edit_count"] + 1,
-                    text_version=e.originator_version,
-                )
-        page.touch(e.thread_id, e, pos, at=at)
-
-    @handles(Comment.Retracted)
-    def comment_retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
-        # The row stays as a placeholder so its replies keep their place; the
-        # revisions projection keeps the history.
-        comment_id = str(e.originator_id)
-        row = page.comments.get(comment_id)
-        was = row["state"] if row is not None else None
-        page.hidden[comment_id] = None
-        if row is not None:
-            page.change(row, e, pos, **_REMOVED, state=RETRACTED, state_reason=e.reason)
-        page.touch(e.thread_id, e, pos, visible=-1 if was == VISIBLE else 0)
-
-    @handles(Comment.Hidden)
-    def comment_hidden(self, page: _Page, e: Comment.Hidden, pos: int) -> None:
-        row = page.comments.get(str(e.originator_id))
-        if row is not None:
-            page.hidden[row["comment_id"]] = (row["author_id"], row["author_name"], row["text"])
-            page.change(row, e, pos, **_REMOVED, state=HIDDEN, state_reason=e.reason)
-        page.touch(e.thread_id, e, pos, visible=-1)
-
-    @handles(Comment.Restored)
-    def comment_restored(self, page: _Page, e: Comment.Restored, pos: int) -> None:
-        comment_id = str(e.originator_id)
-        kept = page.hidden_row(comment_id)
-        if kept is None:
-            raise LookupError(f"comment {comment_id} has no hidden text to restore")
-        page.hidden[comment_id] = None
-        row = page.comments.get(comment_id)
-        if row is not None:
-            author_id, author_name, text = kept
-            page.change(
-                row,
-                e,
-                pos,
-                state=VISIBLE,
-                state_reason=None,
-                author_id=author_id,
-                author_name=author_name,
-                text=text,
-            )
-        page.touch(e.thread_id, e, pos, visible=1)
-
-    # ---- decisions that withhold content (projections/visibility.py decides) --------
-    # The row's version and the thread's position move, so every cached view of the
-    # thread is built again; erased texts are dropped from the rows as well.
-
-    @handles(Comment.Erased)
-    def comment_erased(self, page: _Page, e: Comment.Erased, pos: int) -> None:
-        comment_id = str(e.originator_id)
-        row = page.comments.get(comment_id)
-        if page.hidden_row(comment_id) is not None:
-            page.hidden[comment_id] = None
-        if row is not None:
-            page.change(row, e, pos, text=None)
-        page.touch(e.thread_id, e, pos)
-
-    @handles(Comment.RevisionErased)
-    def revision_erased(self, page: _Page, e: Comment.RevisionErased, pos: int) -> None:
-        row = page.comments.get(str(e.originator_id))
-        if row is not None:
-            current = row["text_version"] == e.revision
-            page.change(row, e, pos, **({"text": None} if current else {}))
-        page.touch(e.thread_id, e, pos)
-
-    @handles(Comment.RevisionSuppressed, Comment.RevisionUnsuppressed)
-    def revision_decided(self, page: _Page, e: Any, pos: int) -> None:
-        row = page.comments.get(str(e.originator_id))
-        if row is not None:
-            page.change(row, e, pos)
-        page.touch(e.thread_id, e, pos)
+    @handles(*EVENT_TYPES)
+    def thread_event(self, page: _Page, e: Any, pos: int) -> None:
+        found = record_of(e, page.authors.get)
+        if found is not None:
+            thread_rows.apply(page, found[0], found[1], pos)
 
 
 _CHANGES = (
@@ -391,7 +205,6 @@ _CHANGES = (
     Comment.RevisionSuppressed,
     Comment.RevisionUnsuppressed,
 )
-_REMOVED = {"text": None, "author_id": None, "author_name": None}
 
 COMMENT_COLUMNS = (
     "comment_id", "thread_id", "parent_id", "root_seq", "seq", "depth", "path", "author_id",
@@ -447,41 +260,66 @@ class _Page:
         self.counts: dict[tuple[str, int], list[int]] = {}  # (thread, seq) -> [replies, desc.]
         self.new_threads: dict[str, dict] = {}
         self.threads: dict[str, _ThreadChange] = {}
-        self.hidden: dict[str, tuple | None] = {}  # comment id -> kept copy, None = deleted
+        self.hidden: dict[str, dict | None] = {}  # comment id -> kept copy, None = deleted
 
-    def change(self, row: dict, e: Any, pos: int, **values: Any) -> None:
-        row.update(values, version=e.originator_version, last_position=pos)
+    # -- the rows, for projections/thread_rows.py
+
+    def open_thread(self, row: dict[str, Any]) -> None:
+        if row["thread_id"] in self.new_threads:
+            raise ValueError(f"thread {row['thread_id']} opened twice")
+        self.new_threads[row["thread_id"]] = row
+
+    def comment(self, comment_id: str) -> dict[str, Any] | None:
+        return self.comments.get(comment_id)
+
+    def add_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        thread_id = row["thread_id"]
+        self.comments[row["comment_id"]] = self.new_comments[row["comment_id"]] = row
+        self.new_by_seq[(thread_id, row["seq"])] = row
+        for seq in ancestors:
+            replies = 1 if seq == ancestors[-1] else 0
+            ancestor = self.new_by_seq.get((thread_id, seq))
+            if ancestor is not None:
+                ancestor["reply_count"] += replies
+                ancestor["descendant_count"] += 1
+            else:  # a row before this page: its counts change by deltas
+                counts = self.counts.setdefault((thread_id, seq), [0, 0])
+                counts[0] += replies
+                counts[1] += 1
+
+    def change(self, row: dict, position: int, version: int, **values: Any) -> None:
+        row.update(values, version=version, last_position=position)
         if row["comment_id"] not in self.new_comments:
             self.changed[row["comment_id"]] = None
 
-    def hidden_row(self, comment_id: str) -> tuple | None:
-        """The moderators' copy of a hidden comment: (author_id, author_name, text)."""
+    def kept(self, comment_id: str) -> dict[str, Any] | None:
+        """The moderators' copy of a hidden comment: author_id, author_name, text."""
         if comment_id in self.hidden:
             return self.hidden[comment_id]
         row = self.sql.execute(
             f"SELECT author_id, author_name, text FROM {self.t.hidden} WHERE comment_id = ?",
             (comment_id,),
         ).one()
-        kept = None if row is None else (row["author_id"], row["author_name"], row["text"])
+        kept = None if row is None else dict(row)
         self.hidden[comment_id] = kept
         return kept
 
+    def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
+        self.hidden[comment_id] = copy
+
     def touch(
         self,
-        thread_id: Any,
-        e: Any,
+        thread_id: str,
         pos: int,
+        at: str,
         *,
         comments: int = 0,
         visible: int = 0,
         top_level: int = 0,
         title: str | None = None,
         locked: int | None = None,
-        at: str | None = None,
     ) -> None:
         """An event in a thread: activity time and position, counts, title, lock."""
-        thread_id = str(thread_id)
-        at = at or iso(e.timestamp)
         row = self.new_threads.get(thread_id)
         if row is not None:
             row["last_position"] = pos

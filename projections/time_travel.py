@@ -21,18 +21,18 @@ import os
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment, Thread
-from projections import queries
+from domain.model import Author
+from projections import queries, thread_rows
 from projections.db import Sql
 from projections.engine import Engine, HandlerError, Projection, Tables, iso
 from projections.queries import NotInView, PageRequest
-from projections.thread_view import seq_key
+from projections.thread_rows import record_of
 
 DEFAULT_CHECKPOINT_EVERY = 100
 SNAPSHOT_FORMAT = 4
@@ -42,75 +42,6 @@ STATE_CACHE_SIZE = 16
 
 class NotYetOpened(NotInView):
     """The thread exists, but not yet at the position (or moment) asked for."""
-
-
-# ---- records: what replay needs of each event ----------------------------------------------
-
-
-def record_of(
-    event: Any, name_of: Callable[[str], str | None]
-) -> tuple[str, dict[str, Any]] | None:
-    """(thread id, record) of a thread's or comment's event; None for other events.
-    `name_of(author_id)` gives an author's display name (for posts)."""
-    at = iso(event.timestamp)
-    if isinstance(event, Thread.Event):
-        thread_id = str(event.originator_id)
-        if isinstance(event, Thread.Opened):
-            record = {
-                "kind": "opened",
-                "key": event.key,
-                "title": event.title,
-                "body": event.body,
-                "by": str(event.actor_id),
-            }
-        elif isinstance(event, Thread.Retitled):
-            record = {"kind": "retitled", "title": event.title}
-        elif isinstance(event, Thread.Locked):
-            record = {"kind": "locked"}
-        elif isinstance(event, Thread.Unlocked):
-            record = {"kind": "unlocked"}
-        else:
-            return None
-    elif isinstance(event, Comment.Event):
-        thread_id = str(event.thread_id)
-        cid = str(event.originator_id)
-        version = event.originator_version
-        if isinstance(event, Comment.Posted):
-            record = {
-                "kind": "posted",
-                "comment_id": cid,
-                "parent_id": str(event.parent_id) if event.parent_id else None,
-                "author_id": str(event.author_id),
-                "author_name": name_of(str(event.author_id)),
-                "text": event.text,
-                "version": version,
-            }
-        elif isinstance(event, Comment.Edited):
-            record = {"kind": "edited", "comment_id": cid, "text": event.text, "version": version}
-        elif isinstance(event, Comment.Retracted):
-            record = {"kind": "retracted", "comment_id": cid, "reason": event.reason}
-            record["version"] = version
-        elif isinstance(event, Comment.Hidden):
-            record = {"kind": "hidden", "comment_id": cid, "reason": event.reason}
-            record["version"] = version
-        elif isinstance(event, Comment.Restored):
-            record = {"kind": "restored", "comment_id": cid, "version": version}
-        # Decisions that withhold content: the live view moves the comment's version and
-        # the thread's position for them (and drops erased texts), so replay does too.
-        # The records carry no content; today's decisions come from the decisions view.
-        elif isinstance(event, Comment.Erased):
-            record = {"kind": "erased", "comment_id": cid, "version": version}
-        elif isinstance(event, Comment.RevisionErased):
-            record = {"kind": "revision_erased", "comment_id": cid, "version": version}
-            record["revision"] = event.revision
-        elif isinstance(event, (Comment.RevisionSuppressed, Comment.RevisionUnsuppressed)):
-            record = {"kind": "revision_decided", "comment_id": cid, "version": version}
-        else:
-            return None
-    else:
-        return None
-    record["at"] = at
-    return thread_id, record
 
 
 # ---- the reducer ---------------------------------------------------------------------------
@@ -145,163 +76,67 @@ class ThreadState:
             self.apply_record(found[1], position)
 
     def apply_record(self, record: dict[str, Any], position: int) -> None:
-        kind, at = record["kind"], record["at"]
+        at = record["at"]
         self.replayed += 1
         self.events += 1
         self.position = position
         self.max_at = at if self.max_at is None or self.max_at < at else self.max_at
-        if kind == "opened":
-            self.thread = {
-                "thread_id": self.thread_id,
-                "thread_key": record["key"],
-                "title": record["title"],
-                "body": record["body"],
-                "locked": 0,
-                "opened_by": record["by"],
-                "opened_at": at,
-                "comment_count": 0,
-                "visible_count": 0,
-                "top_level_count": 0,
-                "last_activity_at": at,
-                "last_position": position,
-                "created_position": position,
-            }
-            return
-        getattr(self, f"_{kind}")(record, position, at)
-        self._touch(position, at)
+        thread_rows.apply(self, self.thread_id, record, position)
 
-    def _touch(self, position: int, at: str) -> None:
+    # -- the rows (projections/thread_rows.py builds them)
+
+    def open_thread(self, row: dict[str, Any]) -> None:
+        self.thread = row
+
+    def comment(self, comment_id: str) -> dict[str, Any] | None:
+        return self.comments.get(comment_id)
+
+    def add_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        self.comments[row["comment_id"]] = self._by_seq[row["seq"]] = row
+        self.children.setdefault(row["parent_id"], []).append(row)
+        for seq in ancestors:
+            ancestor = self._by_seq[seq]
+            ancestor["descendant_count"] += 1
+            if seq == ancestors[-1]:
+                ancestor["reply_count"] += 1
+
+    def change(self, row: dict[str, Any], position: int, version: int, **values: Any) -> None:
+        row.update(values, version=version, last_position=position)
+
+    def kept(self, comment_id: str) -> dict[str, Any] | None:
+        return self.hidden.get(comment_id)
+
+    def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
+        if copy is None:
+            self.hidden.pop(comment_id, None)
+        else:
+            self.hidden[comment_id] = {"comment_id": comment_id, **copy}
+
+    def touch(
+        self,
+        thread_id: str,
+        position: int,
+        at: str,
+        *,
+        comments: int = 0,
+        visible: int = 0,
+        top_level: int = 0,
+        title: str | None = None,
+        locked: int | None = None,
+    ) -> None:
         thread = self.thread
         if thread is None:
             return
         thread["last_position"] = position
         if thread["last_activity_at"] < at:
             thread["last_activity_at"] = at
-
-    def _count(self, column: str, delta: int) -> None:
-        if self.thread is not None:
-            self.thread[column] += delta
-
-    def _retitled(self, record: dict, position: int, at: str) -> None:
-        if self.thread is not None:
-            self.thread["title"] = record["title"]
-
-    def _locked(self, record: dict, position: int, at: str) -> None:
-        if self.thread is not None:
-            self.thread["locked"] = 1
-
-    def _unlocked(self, record: dict, position: int, at: str) -> None:
-        if self.thread is not None:
-            self.thread["locked"] = 0
-
-    def _posted(self, record: dict, position: int, at: str) -> None:
-        parent_id = record["parent_id"]
-        if parent_id is None:
-            root_seq, depth, path, ancestors = position, 0, seq_key(position), []
-        else:
-            parent = self.comments.get(parent_id)
-            if parent is None:
-                raise LookupError(f"parent {parent_id} of comment {record['comment_id']} unknown")
-            root_seq, depth = parent["root_seq"], parent["depth"] + 1
-            path = f"{parent['path']}/{seq_key(position)}"
-            ancestors = [int(part) for part in parent["path"].split("/")]
-        row = {
-            "comment_id": record["comment_id"],
-            "thread_id": self.thread_id,
-            "parent_id": parent_id,
-            "root_seq": root_seq,
-            "seq": position,
-            "depth": depth,
-            "path": path,
-            "author_id": record["author_id"],
-            "author_name": record["author_name"],
-            "text": record["text"],
-            "state": VISIBLE,
-            "state_reason": None,
-            "posted_at": at,
-            "edited_at": None,
-            "edit_count": 0,
-            "version": record["version"],
-            "text_version": record["version"],
-            "reply_count": 0,
-            "descendant_count": 0,
-            "last_position": position,
-        }
-        self.comments[row["comment_id"]] = self._by_seq[position] = row
-        self.children.setdefault(parent_id, []).append(row)
-        for seq in ancestors:
-            ancestor = self._by_seq[seq]
-            ancestor["descendant_count"] += 1
-            if seq == ancestors[-1]:
-                ancestor["reply_count"] += 1
-        self._count("comment_count", 1)
-        self._count("visible_count", 1)
-        self._count("top_level_count", 1 if depth == 0 else 0)
-
-    def _comment(self, record: dict, position: int) -> dict[str, Any]:
-        row = self.comments[record["comment_id"]]
-        row["version"] = record["version"]
-        row["last_position"] = position
-        return row
-
-    def _edited(self, record: dict, position: int, at: str) -> None:
-        row = self._comment(record, position)
-        if row["state"] == HIDDEN:
-            kept = self.hidden.get(row["comment_id"])
-            if kept is not None:
-                kept["text"] = record["text"]
-        else:
-            row["text"] = record["text"]
-        row["edited_at"] = at
-        row["edit_count"] += 1
-        row["text_version"] = record["version"]
-
-    def _withdraw(self, row: dict, state: str, reason: str | None) -> None:
-        row.update(state=state, state_reason=reason, text=None, author_id=None, author_name=None)
-
-    def _retracted(self, record: dict, position: int, at: str) -> None:
-        row = self._comment(record, position)
-        was = row["state"]
-        self.hidden.pop(row["comment_id"], None)
-        self._withdraw(row, RETRACTED, record["reason"])
-        self._count("visible_count", -1 if was == VISIBLE else 0)
-
-    def _hidden(self, record: dict, position: int, at: str) -> None:
-        row = self.comments[record["comment_id"]]
-        self.hidden[row["comment_id"]] = {
-            "comment_id": row["comment_id"],
-            "author_id": row["author_id"],
-            "author_name": row["author_name"],
-            "text": row["text"],
-        }
-        self._comment(record, position)
-        self._withdraw(row, HIDDEN, record["reason"])
-        self._count("visible_count", -1)
-
-    def _restored(self, record: dict, position: int, at: str) -> None:
-        row = self._comment(record, position)
-        kept = self.hidden.pop(row["comment_id"])
-        row.update(
-            state=VISIBLE,
-            state_reason=None,
-            author_id=kept["author_id"],
-            author_name=kept["author_name"],
-            text=kept["text"],
-        )
-        self._count("visible_count", 1)
-
-    def _erased(self, record: dict, position: int, at: str) -> None:
-        row = self._comment(record, position)
-        self.hidden.pop(row["comment_id"], None)
-        row["text"] = None
-
-    def _revision_erased(self, record: dict, position: int, at: str) -> None:
-        row = self._comment(record, position)
-        if row["text_version"] == record["revision"]:
-            row["text"] = None
-
-    def _revision_decided(self, record: dict, position: int, at: str) -> None:
-        self._comment(record, position)
+        thread["comment_count"] += comments
+        thread["visible_count"] += visible
+        thread["top_level_count"] += top_level
+        if title is not None:
+            thread["title"] = title
+        if locked is not None:
+            thread["locked"] = locked
 
     # -- reading
 
