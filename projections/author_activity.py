@@ -34,7 +34,7 @@ class _Activity:
             self.at = at
 
 
-class _Page:
+class _ActivityPage:
     def __init__(self, sql: Sql, t: Tables):
         self.sql, self.t = sql, t
         self.registered: dict[str, dict] = {}  # rows to insert, activity folded in
@@ -78,10 +78,10 @@ class AuthorActivity(BatchProjection):
             last_position BIGINT NOT NULL)""",
     }
 
-    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _Page:
-        return _Page(sql, t)  # counts change by deltas: nothing to read first
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _ActivityPage:
+        return _ActivityPage(sql, t)  # counts change by deltas: nothing to read first
 
-    def flush(self, page: _Page) -> None:
+    def flush(self, page: _ActivityPage) -> None:
         sql, t = page.sql, page.t
         if page.registered:
             rows = [tuple(row[c] for c in AUTHOR_COLUMNS) for row in page.registered.values()]
@@ -100,7 +100,7 @@ class AuthorActivity(BatchProjection):
             )
 
     @handles(Author.Registered)
-    def registered(self, page: _Page, e: Author.Registered, pos: int) -> None:
+    def registered(self, page: _ActivityPage, e: Author.Registered, pos: int) -> None:
         author_id = str(e.originator_id)
         if author_id in page.registered:
             raise ValueError(f"author {author_id} registered twice")
@@ -118,13 +118,13 @@ class AuthorActivity(BatchProjection):
         }
 
     @handles(Comment.Posted)
-    def posted(self, page: _Page, e: Comment.Posted, pos: int) -> None:
+    def posted(self, page: _ActivityPage, e: Comment.Posted, pos: int) -> None:
         page.count(e.author_id, "comments_posted", e, pos)
 
     @handles(Comment.Edited)
-    def edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
+    def edited(self, page: _ActivityPage, e: Comment.Edited, pos: int) -> None:
         page.count(e.actor_id, "edits_made", e, pos)
 
     @handles(Comment.Retracted)
-    def retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
+    def retracted(self, page: _ActivityPage, e: Comment.Retracted, pos: int) -> None:
         page.count(e.actor_id, "retractions", e, pos)

@@ -19,7 +19,7 @@ REVISION_COLUMNS = (
 )  # fmt: skip
 
 
-class _Page:
+class _RevisionsPage:
     def __init__(self, sql: Sql, t: Tables):
         self.sql, self.t = sql, t
         self.rows: list[tuple] = []
@@ -50,10 +50,10 @@ class Revisions(BatchProjection):
         "CREATE INDEX IF NOT EXISTS {revisions}_thread ON {revisions} (thread_id, position)",
     ]
 
-    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _Page:
-        return _Page(sql, t)  # every event adds a row: nothing to read first
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _RevisionsPage:
+        return _RevisionsPage(sql, t)  # every event adds a row: nothing to read first
 
-    def flush(self, page: _Page) -> None:
+    def flush(self, page: _RevisionsPage) -> None:
         insert_rows(page.sql, page.t.revisions, REVISION_COLUMNS, page.rows)
         for comment_id, revision, position in page.erased:
             where = "comment_id = ?" + (" AND version = ?" if revision is not None else "")
@@ -68,7 +68,9 @@ class Revisions(BatchProjection):
             )
 
     @staticmethod
-    def _add(page: _Page, e, pos: int, kind: str, text: str | None, reason: str | None) -> None:
+    def _add(
+        page: _RevisionsPage, e, pos: int, kind: str, text: str | None, reason: str | None
+    ) -> None:
         page.rows.append(
             (
                 str(e.originator_id),
@@ -84,42 +86,46 @@ class Revisions(BatchProjection):
         )
 
     @handles(Comment.Posted)
-    def posted(self, page: _Page, e: Comment.Posted, pos: int) -> None:
+    def posted(self, page: _RevisionsPage, e: Comment.Posted, pos: int) -> None:
         self._add(page, e, pos, "posted", e.text, None)
 
     @handles(Comment.Edited)
-    def edited(self, page: _Page, e: Comment.Edited, pos: int) -> None:
+    def edited(self, page: _RevisionsPage, e: Comment.Edited, pos: int) -> None:
         self._add(page, e, pos, "edited", e.text, e.reason)
 
     @handles(Comment.Retracted)
-    def retracted(self, page: _Page, e: Comment.Retracted, pos: int) -> None:
+    def retracted(self, page: _RevisionsPage, e: Comment.Retracted, pos: int) -> None:
         self._add(page, e, pos, "retracted", None, e.reason)
 
     @handles(Comment.Hidden)
-    def hidden(self, page: _Page, e: Comment.Hidden, pos: int) -> None:
+    def hidden(self, page: _RevisionsPage, e: Comment.Hidden, pos: int) -> None:
         self._add(page, e, pos, "hidden", None, e.reason)
 
     @handles(Comment.Restored)
-    def restored(self, page: _Page, e: Comment.Restored, pos: int) -> None:
+    def restored(self, page: _RevisionsPage, e: Comment.Restored, pos: int) -> None:
         self._add(page, e, pos, "restored", None, e.reason)
 
     # Decisions on content: `reason` holds the erasure's basis (one of a fixed list) or
     # the suppression's sealed reason; `text` names the revision concerned.
     @handles(Comment.Erased)
-    def erased(self, page: _Page, e: Comment.Erased, pos: int) -> None:
+    def erased(self, page: _RevisionsPage, e: Comment.Erased, pos: int) -> None:
         self._add(page, e, pos, "erased", None, e.basis)
         page.erased.append((str(e.originator_id), None, pos))
 
     @handles(Comment.RevisionErased)
-    def revision_erased(self, page: _Page, e: Comment.RevisionErased, pos: int) -> None:
+    def revision_erased(self, page: _RevisionsPage, e: Comment.RevisionErased, pos: int) -> None:
         self._add(page, e, pos, "revision_erased", str(e.revision), e.basis)
         page.erased.append((str(e.originator_id), e.revision, pos))
 
     @handles(Comment.RevisionSuppressed)
-    def revision_suppressed(self, page: _Page, e: Comment.RevisionSuppressed, pos: int) -> None:
+    def revision_suppressed(
+        self, page: _RevisionsPage, e: Comment.RevisionSuppressed, pos: int
+    ) -> None:
         parts = [p for p, on in (("text", e.text), ("edit_reason", e.edit_reason)) if on]
         self._add(page, e, pos, "revision_suppressed", f"{e.revision}:{','.join(parts)}", e.reason)
 
     @handles(Comment.RevisionUnsuppressed)
-    def revision_unsuppressed(self, page: _Page, e: Comment.RevisionUnsuppressed, pos: int) -> None:
+    def revision_unsuppressed(
+        self, page: _RevisionsPage, e: Comment.RevisionUnsuppressed, pos: int
+    ) -> None:
         self._add(page, e, pos, "revision_unsuppressed", str(e.revision), e.reason)

@@ -84,9 +84,9 @@ class ThreadView(BatchProjection):
 
     # ---- a page of events, buffered ----------------------------------------------
 
-    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _Page:
+    def begin_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> _ThreadViewPage:
         """Read, in a query or two, the rows this page's events refer to."""
-        page = _Page(sql, t)
+        page = _ThreadViewPage(sql, t)
         wanted_comments: set[str] = set()
         wanted_authors: set[str] = set()
         posted: set[str] = set()
@@ -110,7 +110,7 @@ class ThreadView(BatchProjection):
             page.authors[row["author_id"]] = row["name"]
         return page
 
-    def flush(self, page: _Page) -> None:
+    def flush(self, page: _ThreadViewPage) -> None:
         sql, t = page.sql, page.t
         if page.new_authors:
             sql.executemany(
@@ -181,7 +181,7 @@ class ThreadView(BatchProjection):
     # ---- authors (names for the comment rows) ------------------------------------
 
     @handles(Author.Registered)
-    def author_registered(self, page: _Page, e: Author.Registered, pos: int) -> None:
+    def author_registered(self, page: _ThreadViewPage, e: Author.Registered, pos: int) -> None:
         author_id = str(e.originator_id)
         page.new_authors.append((author_id, e.name, e.role))
         page.authors[author_id] = e.name
@@ -189,7 +189,7 @@ class ThreadView(BatchProjection):
     # ---- threads and comments: the rows are built by projections/thread_rows.py ------
 
     @handles(*EVENT_TYPES)
-    def thread_event(self, page: _Page, e: Any, pos: int) -> None:
+    def thread_event(self, page: _ThreadViewPage, e: Any, pos: int) -> None:
         found = record_of(e, page.authors.get)
         if found is not None:
             thread_rows.apply(page, found[0], found[1], pos)
@@ -246,7 +246,7 @@ class _ThreadChange:
         self.locked: int | None = None
 
 
-class _Page:
+class _ThreadViewPage:
     """The buffer of one page: rows read or created by it, and what changed."""
 
     def __init__(self, sql: Sql, t: Tables):

@@ -309,7 +309,7 @@ class TimeTravel(Projection):
         self._lock = threading.Lock()
 
     def apply_page(self, sql: Sql, t: Tables, events: Sequence[tuple[int, Any]]) -> None:
-        page = _Page(self, sql, t)
+        page = _TimeTravelPage(self, sql, t)
         for position, event in events:
             try:
                 page.apply(event, position)
@@ -335,7 +335,7 @@ class TimeTravel(Projection):
                 self._states.popitem(last=False)
 
 
-class _Page:
+class _TimeTravelPage:
     """One page of events for the time travel tables, written in batches."""
 
     def __init__(self, projection: TimeTravel, sql: Sql, t: Tables):

@@ -35,9 +35,6 @@ def token_from_request() -> str | None:
     return request.cookies.get(COOKIE_NAME) or None
 
 
-_token_from_request = token_from_request  # the old name
-
-
 class AuthorCache:
     """Token -> Author, for the tokens that authenticated (never a failure), least
     recently used dropped beyond `size`. Keyed by the whole token, so that a wrong

@@ -13,7 +13,7 @@ from domain.errors import DomainError, NotAuthenticated
 from web.auth import COOKIE_NAME, forget_author
 from web.errors import DOMAIN_STATUS
 from web.pages import bp, forms
-from web.pages.common import safe_next, service, viewer, viewer_name, write_limits, wrote
+from web.pages.common import application, safe_next, viewer, viewer_name, write_limits, wrote
 from web.pages.moderation import confirm_page
 from web.schemas import ERASE_ACCOUNT_CONFIRMATION
 
@@ -86,12 +86,12 @@ def signin():
             if how == "token":
                 by_token.fill_from_request()
                 token = forms.posted("token").strip()
-                service().authenticate(token)
+                application().authenticate(token)
             else:
                 by_name.fill_from_request()
                 if not _open_registration():
                     raise NotAuthenticated("Registration is closed here: sign in with a token.")
-                registration = service().register_author(forms.posted("name"))
+                registration = application().register_author(forms.posted("name"))
                 token = registration.token
                 wrote(registration.position)
         except DomainError as error:
@@ -186,7 +186,7 @@ def erase_account():
             status = 422
         else:
             try:
-                changed = service().erase_author(author.id, author.id, "author_request")
+                changed = application().erase_author(author.id, author.id, "author_request")
             except DomainError as error:
                 status = form.fail(error)
             else:

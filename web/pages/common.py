@@ -31,7 +31,7 @@ def engine() -> Engine:
     return runtime().services.engine
 
 
-def service() -> Discussions:
+def application() -> Discussions:
     return runtime().services.app
 
 
@@ -54,7 +54,7 @@ def viewer_name() -> str | None:
     if author is None:
         return None
     if "viewer_name" not in g:
-        g.viewer_name = service().display_name(author)
+        g.viewer_name = application().display_name(author)
     return g.viewer_name
 
 

@@ -13,10 +13,10 @@ from domain.errors import DomainError
 from projections import queries, visibility
 from web.pages import bp, forms
 from web.pages.common import (
+    application,
     engine,
     is_moderator,
     resolve_thread,
-    service,
     thread_url,
     viewer,
     write_limits,
@@ -64,7 +64,7 @@ def hide(comment_id: UUID):
         form,
         comment_id,
         thread,
-        lambda: service().hide_comment(author.id, comment_id, forms.posted("reason")),
+        lambda: application().hide_comment(author.id, comment_id, forms.posted("reason")),
     )
     if done is not None:
         return done
@@ -95,7 +95,7 @@ def restore(comment_id: UUID):
         form,
         comment_id,
         thread,
-        lambda: service().restore_comment(author.id, comment_id, forms.optional("reason")),
+        lambda: application().restore_comment(author.id, comment_id, forms.optional("reason")),
     )
     if done is not None:
         return done
@@ -155,7 +155,7 @@ def erase(comment_id: UUID):
     if request.method == "POST":
         form.fill_from_request()
         try:
-            changed = service().erase_comment(author.id, comment_id, forms.posted("basis"))
+            changed = application().erase_comment(author.id, comment_id, forms.posted("basis"))
         except DomainError as error:
             status = form.fail(error)
         else:
@@ -178,7 +178,7 @@ def _revision_or_refusal(comment_id: UUID, revision: int):
     author, refusal = _moderator_or_refusal()
     if refusal is not None:
         return None, refusal
-    aggregate = service().get_comment(comment_id)
+    aggregate = application().get_comment(comment_id)
     aggregate.check_revision(revision)
     _, thread, number = comment_and_thread(str(comment_id))
     return (author, aggregate, thread, number), None
@@ -205,7 +205,7 @@ def erase_revision(comment_id: UUID, revision: int):
     if request.method == "POST":
         form.fill_from_request()
         try:
-            changed = service().erase_revision(
+            changed = application().erase_revision(
                 author.id, comment_id, revision, forms.posted("basis")
             )
         except DomainError as error:
@@ -262,7 +262,7 @@ def suppress_revision(comment_id: UUID, revision: int):
     if request.method == "POST":
         form.fill_from_request()
         try:
-            changed = service().suppress_revision(
+            changed = application().suppress_revision(
                 author.id,
                 comment_id,
                 revision,
@@ -312,7 +312,7 @@ def unsuppress_revision(comment_id: UUID, revision: int):
     if request.method == "POST":
         form.fill_from_request()
         try:
-            changed = service().unsuppress_revision(
+            changed = application().unsuppress_revision(
                 author.id, comment_id, revision, forms.optional("reason")
             )
         except DomainError as error:
@@ -386,7 +386,7 @@ def _lock_or_unlock(thread_id: UUID, locking: bool):
     status = 200
     if request.method == "POST":
         form.fill_from_request()
-        app = service()
+        app = application()
         command = app.lock_thread if locking else app.unlock_thread
         try:
             changed = command(author.id, thread_id, forms.optional("reason"))

@@ -16,10 +16,10 @@ from domain.errors import DomainError
 from projections import queries
 from web.pages import bp, forms
 from web.pages.common import (
+    application,
     engine,
     is_moderator,
     resolve_thread,
-    service,
     thread_url,
     viewer,
     write_limits,
@@ -105,7 +105,7 @@ def post_comment(thread_id: UUID):
     thread = queries.thread_meta(queries.thread_row(engine(), tid))
     form = new_comment_form(thread).fill_from_request()
     try:
-        posted = service().post_comment(
+        posted = application().post_comment(
             author.id,
             thread_id,
             forms.posted("text"),
@@ -146,7 +146,7 @@ def reply(comment_id: UUID):
     elif request.method == "POST":
         form.fill_from_request()
         try:
-            posted = service().post_comment(
+            posted = application().post_comment(
                 author.id,
                 UUID(thread["id"]),
                 forms.posted("text"),
@@ -203,7 +203,7 @@ def edit(comment_id: UUID):
     if request.method == "POST":
         form.fill_from_request()
         try:
-            changed = service().edit_comment(
+            changed = application().edit_comment(
                 author.id,
                 comment_id,
                 forms.posted("text"),
@@ -258,7 +258,7 @@ def retract(comment_id: UUID):
         form,
         comment_id,
         thread,
-        lambda: service().retract_comment(author.id, comment_id, forms.optional("reason")),
+        lambda: application().retract_comment(author.id, comment_id, forms.optional("reason")),
     )
     if done is not None:
         return done
