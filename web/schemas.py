@@ -403,13 +403,13 @@ class CommentPosted(Schema):
     )
 
 
-class Changed(Schema):
+class ChangedOut(Schema):
     id = fields.String()
     version = fields.Integer(metadata={"description": "the new version (If-Match)"})
     position = fields.Integer(metadata={"description": "pass as min_position to read it"})
 
 
-class Erased(Changed):
+class ErasedOut(ChangedOut):
     erased = fields.Boolean(
         metadata={"description": "false when it was erased already (nothing new recorded)"}
     )

@@ -29,7 +29,7 @@ from web.schemas import (
     AuthorCreated,
     AuthorExport,
     AuthorOut,
-    Changed,
+    ChangedOut,
     EraseAccount,
     ExportQuery,
     NewAuthor,
@@ -137,7 +137,7 @@ def export_me():
     body=EraseAccount,
     auth="required",
     limited="write",
-    responses={200: (Changed, "Erased: the token no longer signs in")},
+    responses={200: (ChangedOut, "Erased: the token no longer signs in")},
     description=(
         'Send `{"basis": "author_request", "confirm": "erase my account"}` (the'
         " phrase exactly: 422 naming `confirm` otherwise, so that a stray request cannot"
@@ -154,7 +154,7 @@ def erase_me():
     forget_author(author.id)
     after_write(changed.position)
     return json_response(
-        Changed(),
+        ChangedOut(),
         {"id": str(changed.id), "version": changed.version, "position": changed.position},
     )
 

@@ -28,13 +28,13 @@ from web.auth import is_moderator, require_author
 from web.errors import ApiError
 from web.openapi import operation
 from web.schemas import (
-    Changed,
+    ChangedOut,
     CommentPage,
     CommentPosted,
     EditComment,
     EditHeaders,
     EraseContent,
-    Erased,
+    ErasedOut,
     NewComment,
     OptionalReason,
     PostCommentHeaders,
@@ -55,9 +55,9 @@ _edit_headers = EditHeaders()
 _edit_comment = EditComment()
 _optional_reason = OptionalReason()
 _required_reason = RequiredReason()
-_changed_schema = Changed()
+_changed_schema = ChangedOut()
 _erase_content = EraseContent()
-_erased_schema = Erased()
+_erased_schema = ErasedOut()
 _suppress_revision = SuppressRevision()
 
 
@@ -170,7 +170,7 @@ def _changed(changed) -> dict:
     auth="required",
     limited="write",
     errors=(409, 412, 428),
-    responses={200: (Changed, "Edited; ETag is the new version")},
+    responses={200: (ChangedOut, "Edited; ETag is the new version")},
     description=(
         "If-Match must carry the version the edit is based on (`version` of the comment"
         " as read): 412 version_conflict when another change came first (the response's"
@@ -211,7 +211,7 @@ def edit_comment(comment_id):
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Retracted: a placeholder keeps its place and replies")},
+    responses={200: (ChangedOut, "Retracted: a placeholder keeps its place and replies")},
     description="409 comment_retracted when it is retracted already.",
 )
 def retract_comment(comment_id):
@@ -231,7 +231,7 @@ def retract_comment(comment_id):
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Hidden: readers see a placeholder, moderators the text")},
+    responses={200: (ChangedOut, "Hidden: readers see a placeholder, moderators the text")},
     description="409 when it is hidden already or retracted.",
 )
 def hide_comment(comment_id):
@@ -252,7 +252,7 @@ def hide_comment(comment_id):
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Restored")},
+    responses={200: (ChangedOut, "Restored")},
     description="409 invalid_transition when it is not hidden.",
 )
 def restore_comment(comment_id):
@@ -291,7 +291,7 @@ def _erased_already(author, comment_id, revision: int | None = None) -> bool:
     body=EraseContent,
     auth="required",
     limited="write",
-    responses={200: (Erased, "Erased (or erased already: `erased` false, nothing recorded)")},
+    responses={200: (ErasedOut, "Erased (or erased already: `erased` false, nothing recorded)")},
     description="Idempotent: erasing an erased comment answers 200 with no new event."
     + ERASE_WHAT_HAPPENS,
 )
@@ -312,7 +312,7 @@ def erase_comment(comment_id):
     body=EraseContent,
     auth="required",
     limited="write",
-    responses={200: (Erased, "Erased (or erased already: `erased` false, nothing recorded)")},
+    responses={200: (ErasedOut, "Erased (or erased already: `erased` false, nothing recorded)")},
     description=(
         "The revision's text and edit reason are destroyed; the other revisions stay"
         " readable. `revision` is the comment's version that posted or edited the text"
@@ -339,7 +339,7 @@ def erase_revision(comment_id, revision):
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Suppressed: withheld from everyone but moderators")},
+    responses={200: (ChangedOut, "Suppressed: withheld from everyone but moderators")},
     description=(
         "Withholds one revision's text (`text`, default true) and/or its edit reason"
         " (`edit_reason`, default false) from everyone but moderators, everywhere (thread"
@@ -374,7 +374,7 @@ def suppress_revision(comment_id, revision):
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Unsuppressed: readable as before")},
+    responses={200: (ChangedOut, "Unsuppressed: readable as before")},
     description=(
         "404 naming `revision` for an unknown revision; 409 invalid_transition when the"
         " revision is not suppressed."

@@ -23,7 +23,7 @@ from web.api.reads import engine, on_serving_tables, page_request, serving_threa
 from web.auth import is_moderator, require_author
 from web.openapi import operation
 from web.schemas import (
-    Changed,
+    ChangedOut,
     NewThread,
     OptionalReason,
     ThreadCreated,
@@ -43,7 +43,7 @@ _list_query = QueryLoader(ThreadListQuery())
 _new_thread = NewThread()
 _optional_reason = OptionalReason()
 _created = ThreadCreated()
-_changed = Changed()
+_changed = ChangedOut()
 
 
 def _vary(response):
@@ -188,7 +188,7 @@ _MODERATE = dict(
     auth="required",
     limited="write",
     errors=(409,),
-    responses={200: (Changed, "Done")},
+    responses={200: (ChangedOut, "Done")},
 )
 
 
