@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
+from importlib.metadata import version
 
 from flask import Flask, request
 from flask_cors import CORS
@@ -52,8 +53,24 @@ class LazyMemoryStorage(MemoryStorage):
         if self._hits % self.SWEEP_EVERY == 0:
             self._MemoryStorage__expire_events()
 
+    # The two private methods of limits' MemoryStorage this class relies on. limits
+    # offers no setting for its expiry Timer, so a rename upstream would silently bring
+    # the Timer back (or break the sweep): check_internals() refuses to start instead.
+    RELIES_ON = ("_MemoryStorage__schedule_expiry", "_MemoryStorage__expire_events")
+
+    @classmethod
+    def check_internals(cls) -> None:
+        missing = [n for n in cls.RELIES_ON if not callable(getattr(MemoryStorage, n, None))]
+        if missing:
+            raise RuntimeError(
+                f"limits {version('limits')} changed MemoryStorage ({', '.join(missing)}"
+                " missing): web/__init__.py's LazyMemoryStorage must be updated, or limits"
+                " pinned to a version that has them"
+            )
+
 
 def create_app(config: WebConfig | None = None) -> Flask:
+    LazyMemoryStorage.check_internals()
     config = config or WebConfig.from_env()
     app = Flask(__name__)
     # First, so that its after_request hook runs last, on the finished response.

@@ -320,3 +320,18 @@ def test_a_bad_token_is_401_first_on_live_and_past_reads_alike(client):
     for query in ({}, {"at": 1}, {"as_of": "2020-01-01T00:00:00Z"}):
         response = client.get(f"{API}/threads/{missing}", query_string=query, headers=bad)
         assert_error(response, 401)
+
+
+def test_the_limits_internals_the_lazy_storage_relies_on_are_checked(monkeypatch):
+    """A rename in limits must stop start-up loudly, not silently bring the Timer back."""
+    from limits.storage import MemoryStorage
+
+    from web import LazyMemoryStorage, create_app
+
+    LazyMemoryStorage.check_internals()  # today's limits has them
+    storage = LazyMemoryStorage()
+    storage.incr("k", 60)
+    assert storage._hits == 1  # the override runs, not limits' own Timer scheduling
+    monkeypatch.delattr(MemoryStorage, "_MemoryStorage__expire_events")
+    with pytest.raises(RuntimeError, match="LazyMemoryStorage must be updated"):
+        create_app()
