@@ -13,6 +13,7 @@ from web.pages import bp, forms
 from web.pages.common import (
     PAGE_LIMIT,
     SUBTREE_LIMIT,
+    application,
     comment_links,
     engine,
     is_moderator,
@@ -23,6 +24,7 @@ from web.pages.common import (
     viewer,
     viewer_id,
 )
+from web.pages.errors import error_page
 from web.pages.locate import cursor_for, place, url_of
 from web.pages.timeline import position_at, slider, thread_as_of
 
@@ -211,12 +213,30 @@ def _cacheable_page(thread_id: str, render) -> Response:
     return Response(body, mimetype="text/html", headers=headers)
 
 
+def _refused_position(raw: str, at: int | None):
+    """The error page for an `?at=` that names no position of the log, else None."""
+    if at is None or at < 1:
+        return error_page(
+            400, f"?at= takes a position of the log (a whole number from 1), not {raw[:40]!r}"
+        )
+    head = application().head_position()
+    if at > head:
+        return error_page(
+            404, f"the log has no position {at} yet: its latest is {head}", "No such moment"
+        )
+    return None
+
+
 @bp.get("/t/<path:ref>")
 def thread(ref: str):
     thread_id = resolve_thread(ref)
     notice = _wait_for_arg()
     cursor = request.args.get("cursor", type=int)
     at = request.args.get("at", type=int)
+    if "at" in request.args:
+        refused = _refused_position(request.args["at"], at)
+        if refused is not None:
+            return refused
     step = request.args.get("step", type=int)
     if step is not None and at is None:
         # The slider's form without JavaScript sends the index of a change point.
