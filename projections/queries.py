@@ -108,6 +108,7 @@ def thread_meta(row: dict[str, Any]) -> dict[str, Any]:
         "title": row["title"],
         "body": row["body"],
         "locked": bool(row["locked"]),
+        "lock_reason": row["lock_reason"],
         "opened_at": row["opened_at"],
         "comment_count": row["comment_count"],
         "visible_count": row["visible_count"],

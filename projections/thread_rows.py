@@ -48,7 +48,7 @@ def record_of(
         elif isinstance(event, Thread.Retitled):
             record = {"kind": "retitled", "title": event.title}
         elif isinstance(event, Thread.Locked):
-            record = {"kind": "locked"}
+            record = {"kind": "locked", "reason": event.reason}
         elif isinstance(event, Thread.Unlocked):
             record = {"kind": "unlocked"}
         else:
@@ -130,8 +130,10 @@ class Rows(Protocol):
         top_level: int = 0,
         title: str | None = None,
         locked: int | None = None,
+        lock_reason: str | None = None,
     ) -> None:
-        """An event in a thread: activity time and position, count deltas, title, lock."""
+        """An event in a thread: activity time and position, count deltas, title, lock
+        (with `locked`, the lock's reason: None when unlocked)."""
 
 
 WITHDRAWN = {"text": None, "author_id": None, "author_name": None}
@@ -145,6 +147,7 @@ def thread_row(thread_id: str, record: dict[str, Any], position: int) -> dict[st
         "title": record["title"],
         "body": record["body"],
         "locked": 0,
+        "lock_reason": None,
         "opened_by": record["by"],
         "opened_at": at,
         "comment_count": 0,
@@ -177,7 +180,8 @@ def apply(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -> 
 
 _THREAD_CHANGES: dict[str, Callable[[dict], dict]] = {
     "retitled": lambda r: {"title": r["title"]},
-    "locked": lambda r: {"locked": 1},
+    # A lock's reason is the moderators' public word on the thread (not sealed).
+    "locked": lambda r: {"locked": 1, "lock_reason": r.get("reason")},
     "unlocked": lambda r: {"locked": 0},
 }
 

@@ -32,6 +32,7 @@ class ThreadView(BatchProjection):
             title TEXT NOT NULL,
             body TEXT,
             locked INTEGER NOT NULL DEFAULT 0,
+            lock_reason TEXT,
             opened_by TEXT NOT NULL,
             opened_at TEXT NOT NULL,
             comment_count INTEGER NOT NULL DEFAULT 0,
@@ -145,7 +146,9 @@ class ThreadView(BatchProjection):
                 " visible_count = visible_count + ?, top_level_count = top_level_count + ?,"
                 " last_position = ?,"
                 " last_activity_at = CASE WHEN last_activity_at < ? THEN ? ELSE last_activity_at"
-                " END, title = COALESCE(?, title), locked = COALESCE(?, locked)"
+                " END, title = COALESCE(?, title), locked = COALESCE(?, locked),"
+                " lock_reason = CASE WHEN CAST(? AS INTEGER) IS NULL THEN lock_reason"
+                " ELSE ? END"
                 " WHERE thread_id = ?",
                 [
                     (
@@ -157,6 +160,8 @@ class ThreadView(BatchProjection):
                         c.activity,
                         c.title,
                         c.locked,
+                        c.locked,
+                        c.lock_reason,
                         thread_id,
                     )
                     for thread_id, c in page.threads.items()
@@ -217,7 +222,7 @@ CHANGED_COLUMNS = (
     "version", "text_version", "last_position",
 )  # fmt: skip
 THREAD_COLUMNS = (
-    "thread_id", "thread_key", "title", "body", "locked", "opened_by", "opened_at",
+    "thread_id", "thread_key", "title", "body", "locked", "lock_reason", "opened_by", "opened_at",
     "comment_count", "visible_count", "top_level_count", "last_activity_at", "last_position",
     "created_position",
 )  # fmt: skip
@@ -236,7 +241,16 @@ def _select_in(sql: Sql, query: str, keys: set[str], chunk: int = 500) -> list[d
 class _ThreadChange:
     """What a page does to a thread opened before it: count deltas and latest values."""
 
-    __slots__ = ("activity", "comments", "last_position", "locked", "title", "top_level", "visible")
+    __slots__ = (
+        "activity",
+        "comments",
+        "last_position",
+        "lock_reason",
+        "locked",
+        "title",
+        "top_level",
+        "visible",
+    )
 
     def __init__(self) -> None:
         self.comments = self.visible = self.top_level = 0
@@ -244,6 +258,7 @@ class _ThreadChange:
         self.activity = ""
         self.title: str | None = None
         self.locked: int | None = None
+        self.lock_reason: str | None = None
 
 
 class _ThreadViewPage:
@@ -318,6 +333,7 @@ class _ThreadViewPage:
         top_level: int = 0,
         title: str | None = None,
         locked: int | None = None,
+        lock_reason: str | None = None,
     ) -> None:
         """An event in a thread: activity time and position, counts, title, lock."""
         row = self.new_threads.get(thread_id)
@@ -332,6 +348,7 @@ class _ThreadViewPage:
                 row["title"] = title
             if locked is not None:
                 row["locked"] = locked
+                row["lock_reason"] = lock_reason if locked else None
             return
         change = self.threads.get(thread_id)
         if change is None:
@@ -346,3 +363,4 @@ class _ThreadViewPage:
             change.title = title
         if locked is not None:
             change.locked = locked
+            change.lock_reason = lock_reason if locked else None

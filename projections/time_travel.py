@@ -35,7 +35,7 @@ from projections.queries import NotInView, PageRequest
 from projections.thread_rows import record_of
 
 DEFAULT_CHECKPOINT_EVERY = 100
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5
 # Threads whose latest state a projection keeps in memory between pages.
 STATE_CACHE_SIZE = 16
 
@@ -123,6 +123,7 @@ class ThreadState:
         top_level: int = 0,
         title: str | None = None,
         locked: int | None = None,
+        lock_reason: str | None = None,
     ) -> None:
         thread = self.thread
         if thread is None:
@@ -137,6 +138,7 @@ class ThreadState:
             thread["title"] = title
         if locked is not None:
             thread["locked"] = locked
+            thread["lock_reason"] = lock_reason if locked else None
 
     # -- reading
 

@@ -350,6 +350,7 @@ class ThreadMeta(Schema):
     title = fields.String()
     body = fields.String(allow_none=True)
     locked = fields.Boolean()
+    lock_reason = fields.String(allow_none=True)
     opened_at = fields.String()
     comment_count = fields.Integer()
     visible_count = fields.Integer()
