@@ -58,7 +58,6 @@ def stop_app(flask_app: Flask) -> None:
     forget_services()
 
 
-
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch) -> None:
     # Without it, WebConfig writes a generated key to a file (var/ for PostgreSQL).

@@ -29,7 +29,6 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-
 @pytest.fixture
 def engine(app, database):
     engine = build_engine(app, database)

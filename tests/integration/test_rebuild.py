@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DISCUSS = str(Path(sys.executable).parent / "discuss")
 
 
-
 @pytest.fixture
 def engine(app, database):
     engine = build_engine(app, database)

@@ -35,7 +35,6 @@ REDIS_DB_URL = REDIS_URL.rsplit("/", 1)[0] + "/14"
 UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
-
 @pytest.fixture
 def redis():
     client = Redis.from_url(REDIS_DB_URL)
