@@ -8,19 +8,23 @@
 - Destroyed by erasure: the wrapped key is overwritten with NULL and the row kept (it
   says what was erased and when). On SQLite the store runs with `secure_delete`, and
   the WAL is checkpointed and truncated after an erasure, so the old bytes are zeroed
-  in the file; on PostgreSQL the table is vacuumed, so the dead row versions that
-  still held the wrapped keys are removed from its pages (VACUUM FULL rewrites it).
+  in the file; on PostgreSQL the table is rewritten (VACUUM FULL), so the dead row
+  versions that still held the wrapped keys are gone, and the wrapped column keeps
+  no statistics (ANALYZE would copy sampled keys into pg_statistic). See `scrub`.
 - Nothing else in the product ever holds a raw data key beyond one read.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
@@ -54,6 +58,12 @@ _INSERT = (
 )
 # Placeholder opened values say why there is no text.
 UNAVAILABLE = object()
+# How long an erasure waits for SQLite readers to let its checkpoint through.
+SCRUB_WAIT_SECONDS = 30
+# The longest an erasure's table rewrite waits for its lock (then it tries again).
+LOCK_TIMEOUT = "5s"
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:
@@ -204,38 +214,189 @@ class KeyStore:
         comment_id: str | None = None,
         version: int | None = None,
     ) -> int:
-        """Destroy the matching data keys for good; returns how many were still live."""
+        """Destroy the matching data keys for good; returns how many were still live.
+
+        The wrapped key is overwritten with NULL (the row stays: what was erased, when),
+        then `scrub` removes the old bytes from the database's files. Destroying keys
+        that are destroyed already changes nothing, but still scrubs: a scrub that an
+        earlier erasure could not finish (see `scrub`) is finished by erasing again."""
         where, params = self._where(owner_id, comment_id, version)
+        if self.postgres:
+            # Before the UPDATE, so that once no snapshot predates the UPDATE none
+            # predates the dropped statistics either (see `scrub`).
+            self._drop_statistics()
         count = self._execute(
             f"UPDATE {TABLE} SET wrapped = NULL, destroyed_at = ? WHERE {where}"
             " AND wrapped IS NOT NULL",
             (_now(), *params),
         )
-        self.scrub()
+        if not self.scrub():
+            log.warning(
+                "erasure: the destroyed keys' old bytes may still be in the database's"
+                " files (older transactions or readers held them for %s s); erase again"
+                " (or run KeyStore.scrub) to finish",
+                SCRUB_WAIT_SECONDS,
+            )
         return count
 
-    def scrub(self) -> None:
-        """Remove the destroyed keys' old bytes from the database files."""
-        if self.postgres:
-            with self.datastore.get_connection() as conn:
-                autocommit = conn.autocommit
-                conn.autocommit = True
-                try:
-                    conn.execute(f"VACUUM FULL {TABLE}")
-                finally:
-                    conn.autocommit = autocommit
-        else:
-            # A connection of its own: a checkpoint cannot run inside a transaction.
-            # Readers can hold it back, so it is tried a few times.
-            conn = sqlite3.connect(self.datastore.pool.db_name, uri=True, timeout=30)
+    def scrub(self) -> bool:
+        """Remove the destroyed keys' old bytes from the database's files; True once that
+        is done, False if it could not be finished within SCRUB_WAIT_SECONDS.
+
+        SQLite: the UPDATE runs with `secure_delete` on, so the space a shrunk or moved
+        record leaves in a page is zeroed, and freed pages are overwritten. The pages it
+        wrote go to the write-ahead log first: until a checkpoint copies them into the
+        main file, that file still holds the old pages (the wrapped keys), and the WAL's
+        earlier frames hold them as inserted. A TRUNCATE checkpoint copies every frame
+        back and truncates the WAL to zero bytes. It cannot finish while a reader still
+        uses an older snapshot: it is retried until it can.
+
+        PostgreSQL: an UPDATE leaves the old row version, wrapped key included, in the
+        table's heap until vacuumed, and a plain VACUUM only marks that space free (the
+        bytes stay until overwritten). VACUUM FULL rewrites the table into a new file
+        (a new relfilenode: `pg_relation_filepath` changes; the old file is truncated to
+        zero bytes at commit and unlinked at the next checkpoint) and rebuilds its
+        indexes. But it copies the dead row versions that some transaction still
+        running might see ("dead row versions cannot be removed yet": any transaction
+        of the cluster older than the erasure, even in another database, holds them
+        back): the new file would hold the keys again. So the rewrite is repeated, with
+        a growing pause, until VACUUM (VERBOSE) reports none kept. Each rewrite holds an
+        ACCESS EXCLUSIVE lock on the key table (reads of sealed content wait; at most
+        LOCK_TIMEOUT for the lock itself).
+        ANALYZE (autovacuum's too) would copy sampled wrapped keys into pg_statistic (the
+        column's histogram bounds): the column's statistics are turned off, any gathered
+        before are dropped (ALTER COLUMN ... TYPE bytea: no rewrite) and pg_statistic is
+        rewritten the same way (PostgreSQL lets the database's owner or a superuser do
+        that; for anyone else it is skipped, and scrub says False).
+        Out of SQL's reach on both: the server's own WAL (PostgreSQL recycles and
+        overwrites its segments after checkpoints), file-system blocks freed by
+        truncation, and backups taken before the erasure.
+        """
+        if not self.postgres:
+            return self._checkpoint_sqlite()
+        self._drop_statistics()
+        with self.datastore.get_connection() as conn:
+            autocommit = conn.autocommit
+            conn.autocommit = True
             try:
-                for _ in range(50):
-                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                    if not busy:
-                        break
-                    time.sleep(0.05)
+                conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+                deadline = time.monotonic() + SCRUB_WAIT_SECONDS
+                if not _rewrite(conn, TABLE, deadline):
+                    return False
+                if self._statistics_dropped:
+                    if not _rewrite(conn, "pg_statistic", deadline):
+                        return False
+                    self._statistics_dropped = False
+                return True
             finally:
-                conn.close()
+                conn.execute("RESET lock_timeout")
+                conn.autocommit = autocommit
+
+    _statistics_dropped = False  # pg_statistic's file may still hold sampled keys
+
+    def _drop_statistics(self) -> None:
+        """PostgreSQL: turn the wrapped column's statistics off, drop any gathered."""
+        with self.datastore.get_connection() as conn:
+            autocommit = conn.autocommit
+            conn.autocommit = True
+            try:
+                target = conn.execute(
+                    "SELECT attstattarget FROM pg_attribute"
+                    " WHERE attrelid = to_regclass(%s) AND attname = 'wrapped'",
+                    (TABLE,),
+                ).fetchone()
+                if target is not None and _value(target, "attstattarget", 0) != 0:
+                    conn.execute(f"ALTER TABLE {TABLE} ALTER COLUMN wrapped SET STATISTICS 0")
+                gathered = conn.execute(
+                    "SELECT 1 FROM pg_stats s JOIN pg_class c ON c.oid = to_regclass(%s)"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE s.schemaname = n.nspname AND s.tablename = c.relname"
+                    " AND s.attname = 'wrapped'",
+                    (TABLE,),
+                ).fetchone()
+                if gathered is not None:
+                    # Drops the column's pg_statistic row (the same type: no rewrite).
+                    conn.execute(f"ALTER TABLE {TABLE} ALTER COLUMN wrapped TYPE BYTEA")
+                    self._statistics_dropped = True
+            except Exception as error:  # not the table's owner: say so, go on
+                log.warning("erasure: cannot turn off the key table's statistics: %s", error)
+            finally:
+                conn.autocommit = autocommit
+
+    def _checkpoint_sqlite(self) -> bool:
+        # A connection of its own: a checkpoint cannot run inside a transaction. Each
+        # attempt waits at most a second for the lock; readers can hold it back.
+        conn = sqlite3.connect(self.datastore.pool.db_name, uri=True, timeout=1)
+        deadline = time.monotonic() + SCRUB_WAIT_SECONDS
+        try:
+            while True:
+                busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+        finally:
+            conn.close()
+
+
+def _rewrite(conn: Any, relation: str, deadline: float) -> bool:
+    """VACUUM (FULL, VERBOSE) `relation` until it keeps no dead row version (or the
+    deadline passes: False). The count is the first number of the report's detail
+    ("N dead row versions cannot be removed yet"); no report (VACUUM skipped the
+    relation: not its owner) is False. Between rewrites, it waits for the transactions
+    it can see that are older than the last rewrite (rewriting sooner is no use)."""
+    pause = 0.05
+    details: list[str] = []
+
+    def collect(notice: Any) -> None:  # a notice's fields live only in the call
+        if notice.message_detail:
+            details.append(notice.message_detail)
+
+    while True:
+        details.clear()
+        conn.add_notice_handler(collect)
+        try:
+            conn.execute(f"VACUUM (FULL, VERBOSE) {relation}")
+        except psycopg.errors.LockNotAvailable:
+            kept: int | None = -1  # try again
+        else:
+            counts = [
+                int(found.group(1))
+                for detail in details
+                if (found := re.match(r"\s*(\d+)", detail)) is not None
+            ]
+            kept = sum(counts) if counts else None
+        finally:
+            conn.remove_notice_handler(collect)
+        if kept == 0:
+            return True
+        if kept is None or time.monotonic() >= deadline:
+            return False
+        _wait_for_older_transactions(conn, deadline)
+        time.sleep(pause)  # older transactions this role cannot see: try again later
+        pause = min(pause * 2, 1.0)
+
+
+def _wait_for_older_transactions(conn: Any, deadline: float) -> None:
+    """Until no transaction of the cluster that started before now is still running (as
+    far as pg_stat_activity shows this role: other roles' sessions hide their xmin), or
+    the deadline."""
+    now = conn.execute(
+        "SELECT (txid_snapshot_xmax(txid_current_snapshot()) % 4294967296)::text AS xid"
+    ).fetchone()
+    pause = 0.05
+    while time.monotonic() < deadline:
+        older = conn.execute(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND backend_type <> 'autovacuum worker'"
+            " AND (age(backend_xmin) > age(%s::xid) OR age(backend_xid) > age(%s::xid))",
+            (_value(now, "xid", 0), _value(now, "xid", 0)),
+        ).fetchone()
+        if not _value(older, "n", 0):
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def _value(row: Any, name: str, index: int = 0) -> Any:
