@@ -1,14 +1,22 @@
 """`discuss import-history FILE` and `discuss export-thread THREAD`.
 
-import-history  reads an export of `discuss export` (JSON Lines, one stored event per
-                line) into an empty store: the same events byte for byte, so every
-                projection comes out as in the source (workers/history_import.py).
-                Importing the same export again changes nothing; an import stopped
-                half-way is completed by running it again. A malformed line stops it
-                with `error: line N: ...` and exit status 1.
+import-history  reads an export of `discuss export --open` (JSON Lines, one stored
+                event per line, its content opened) into a new store, sealing the
+                content afresh with this store's own keys, so every projection
+                comes out as in the source when read through the policy; the new
+                store's hash chain is its own (workers/history_import.py). An export
+                of a store written before sealing (plaintext) is taken as it is,
+                and sealed: the migration path of such a store. An export without
+                --open of sealed content is refused: this store cannot open the
+                source's keys. Importing the same export again changes nothing; an
+                import stopped half-way is completed by running it again. A
+                malformed line stops it with `error: FILE, line N: ...` and exit
+                status 1.
 export-thread   writes a thread's current state as the simple nested JSON of the demo
-                thread's file (projections/thread_export.py), after bringing the
-                thread view up to date.
+                thread's file (projections/thread_export.py), as the public sees it
+                (the visibility policy, anonymous viewer: withheld comments are
+                placeholders), after bringing the thread view and the decisions up
+                to date.
 """
 
 from __future__ import annotations
@@ -55,7 +63,7 @@ def _database() -> Database:
     help="Events written per transaction.",
 )
 def import_history_command(file: str, verify: bool, batch_size: int) -> None:
-    """Import an event history exported by `discuss export` into an empty store."""
+    """Import an event history exported by `discuss export --open` into a new store."""
     database = _database()
     app = open_application(database)
     try:
@@ -124,6 +132,7 @@ def export_thread_command(thread: str, output: str, site: str | None) -> None:
     try:
         try:
             engine.catch_up("threads")
+            engine.catch_up("decisions")
         except ProjectionFailed as error:
             click.echo(f"error: the thread view cannot be brought up to date: {error}", err=True)
             sys.exit(1)

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from domain.model import MODERATOR, OPERATOR_ID
+from domain.sealing import is_sealed
 from domain.settings import Database
 from projections import audit_log, hash_chain
 from projections.engine import iso
@@ -219,9 +220,14 @@ def test_export_writes_every_event_as_json_lines(world, tmp_path):
         world["t1"],
         world["c1"],
     )
-    assert edit["payload"]["text"] == "hello, world"
-    assert edit["payload"]["reason"] == "typo"
+    # The stored event as stored: its content sealed (an export holds no plaintext)...
+    assert is_sealed(edit["payload"]["text"]) and is_sealed(edit["payload"]["reason"])
+    assert b"hello, world" not in path.read_bytes()
     assert edit["payload"]["originator_version"] == 2
+    # ...and the operator's --open export carries it opened beside it.
+    opened = [orjson.loads(x) for x in export(world, "--open").stdout.splitlines()]
+    assert opened[7]["opened"] == {"text": "hello, world", "reason": "typo"}
+    assert opened[7]["payload"] == edit["payload"]
     assert edit["topic"] == "domain.model:Comment.Edited"
     assert lines[3]["time"] == iso(PAST)
     assert set(lines[0]) >= {
