@@ -6,11 +6,17 @@ position on SQLite, `discussions_events` with `notification_id` on PostgreSQL): 
 modified payload, a deleted event, an inserted event, a reordered pair. Each must be
 reported at the right position with exit code 1; an intact store verifies with exit
 code 0; and a checkpoint taken earlier is honoured, even after the attacker rebuilt
-the chain table to match the altered log.
+the chain table to match the altered log. Erasure modifies and deletes no stored event:
+a store that has had erasures (a revision, a comment, an author) verifies, and the same
+tampering is caught there, at the first bad position.
+
+Comment texts are sealed in the stored state (domain/sealing.py): a forger who writes
+a text of their own into the state changes the stored bytes all the same.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,6 +115,13 @@ def store(database: Database) -> Iterator[Store]:
     app.close()
 
 
+def forge_text(state: bytes, forged: str) -> bytes:
+    """A stored state with its (sealed) text replaced by a forger's plaintext."""
+    new, found = re.subn(rb'"text":"[^"]*"', b'"text":"' + forged.encode() + b'"', state, count=1)
+    assert found == 1, state
+    return new
+
+
 def verify(store: Store, *args: str):
     runner = CliRunner()
     return runner.invoke(
@@ -153,8 +166,8 @@ def test_events_not_chained_yet_are_reported_not_failed(store):
 def test_a_modified_payload_is_caught_at_its_position(store):
     p = store.positions["edit"]
     state = bytes(store.row(p)[3])
-    assert b"the first comment, edited" in state
-    forged = state.replace(b"the first comment, edited", b"something else entirely")
+    assert b"the first comment, edited" not in state  # sealed
+    forged = forge_text(state, "something else entirely")
     store.execute(f"UPDATE {store.table} SET state = ? WHERE {store.pos} = ?", (forged, p))
     text = assert_tampered(verify(store), p, "modified")
     assert "payload or type was modified" in text
@@ -297,7 +310,7 @@ def test_a_checkpoint_from_before_is_honoured(store):
     p = store.positions["edit"]
     store.execute(
         f"UPDATE {store.table} SET state = ? WHERE {store.pos} = ?",
-        (bytes(store.row(p)[3]).replace(b"edited", b"forged"), p),
+        (forge_text(bytes(store.row(p)[3]), "forged"), p),
     )
     # (A fresh engine, as the attacker's process would use: an engine keeps the latest
     # stretch of the log it read in memory.)
@@ -341,3 +354,104 @@ def test_verify_api_reports_the_recomputed_head(store):
     for n in store.app.recorder.select_notifications(start=1, limit=100):
         link = hash_chain.next_link(link, hash_chain.notification_bytes(n))
     assert link.hex() == result.head_link
+
+
+# ---- after erasures -------------------------------------------------------------------------
+
+
+def event_at(store: Store, position: int) -> Any:
+    notification = store.app.recorder.select_notifications(start=position, limit=1)[0]
+    return store.app.mapper.to_domain_event(notification)
+
+
+@pytest.fixture
+def erased(store: Store) -> Store:
+    """The store after erasures: the first comment's first revision (a moderator's
+    takedown of its original text), the hidden reply (a comment), and Ann's whole
+    account (her comments, her name); then one more comment. It verifies."""
+    app = store.app
+    first, reply = (
+        event_at(store, store.positions["first"]),
+        event_at(store, store.positions["reply"]),
+    )
+    ann, mo = first.author_id, reply.author_id
+    positions = store.positions
+    positions["revision_erased"] = app.erase_revision(
+        mo, first.originator_id, 1, "personal_data"
+    ).position
+    positions["comment_erased"] = app.erase_comment(mo, reply.originator_id, "legal").position
+    positions["author_erased"] = app.erase_author(ann, ann, "author_request").position
+    later = app.open_thread(OPERATOR_ID, "After").thread_id
+    positions["after"] = app.post_comment(mo, later, "after the erasures").position
+    assert app.vault.live_keys(owner_id=str(ann)) == 0
+    store.chain()
+    result = verify(store)
+    assert result.exit_code == 0, result.output
+    return store
+
+
+def flip_one_byte(state: bytes) -> bytes:
+    """A stored state with one byte changed, still valid JSON: in the ciphertext of its
+    first sealed value, or else in the basis of an erasure."""
+    sealed = b"\\u001es1:"
+    if sealed in state:
+        at = state.index(sealed) + len(sealed) + 33  # past the key id and its colon
+    else:
+        at = state.index(b'"basis":"') + len(b'"basis":"')
+    changed = b"A" if state[at : at + 1] != b"A" else b"B"
+    return state[:at] + changed + state[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "target", ["first", "reply", "edit", "revision_erased", "comment_erased", "after"]
+)
+def test_after_erasures_one_changed_byte_is_caught_at_its_position(erased, target):
+    """One byte of a stored event's state changed: in the sealed text of an erased
+    comment (its key destroyed: nobody can read it, the chain still covers its bytes),
+    in an erasure event itself, or in an event written after the erasures."""
+    p = erased.positions[target]
+    state = bytes(erased.row(p)[3])
+    forged = flip_one_byte(state)
+    assert len(forged) == len(state)
+    assert sum(a != b for a, b in zip(forged, state, strict=True)) == 1
+    erased.execute(f"UPDATE {erased.table} SET state = ? WHERE {erased.pos} = ?", (forged, p))
+    text = assert_tampered(verify(erased), p, "modified")
+    assert "payload or type was modified" in text
+
+
+@pytest.mark.parametrize("target", ["reply", "comment_erased", "author_erased", "after"])
+def test_after_erasures_a_deleted_event_is_caught_at_its_position(erased, target):
+    p = erased.positions[target]
+    erased.execute(f"DELETE FROM {erased.table} WHERE {erased.pos} = ?", (p,))
+    text = assert_tampered(verify(erased), p, "deleted")
+    assert "missing from the log" in text
+
+
+def test_after_erasures_the_first_of_several_changes_is_reported(erased):
+    early, late = erased.positions["edit"], erased.positions["author_erased"]
+    erased.execute(f"DELETE FROM {erased.table} WHERE {erased.pos} = ?", (late,))
+    erased.execute(
+        f"UPDATE {erased.table} SET state = ? WHERE {erased.pos} = ?",
+        (flip_one_byte(bytes(erased.row(early)[3])), early),
+    )
+    assert_tampered(verify(erased), early, "modified")
+
+
+def test_after_erasures_a_checkpoint_still_catches_a_rebuilt_chain(erased):
+    head = hash_chain.head(erased.engine)
+    checkpoint = f"{head['position']}:{head['hash']}"
+    assert verify(erased, "--checkpoint", checkpoint).exit_code == 0
+    p = erased.positions["comment_erased"]
+    erased.execute(f"DELETE FROM {erased.table} WHERE {erased.pos} = ?", (p,))
+    attacker = build_engine(erased.app, erased.database)
+    generation = attacker.generation("chain")
+    with attacker.store.transaction() as sql:
+        sql.execute(f"DELETE FROM {attacker.tables('chain').links}")
+        sql.execute(
+            "UPDATE projection_tracking SET position = 0 WHERE name = ? AND generation = ?",
+            ("chain", generation),
+        )
+    attacker.catch_up("chain")
+    attacker.store.close()
+    assert verify(erased).exit_code == 0  # the rebuilt chain agrees with the altered log
+    assert_tampered(verify(erased, "--checkpoint", checkpoint), head["position"], "checkpoint")
