@@ -14,6 +14,7 @@ the same pages at every position.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from domain.model import HIDDEN, RETRACTED, VISIBLE, Comment, Thread
@@ -119,21 +120,39 @@ class Rows(Protocol):
     def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
         """Set (or, with None, drop) that copy."""
 
-    def touch(
-        self,
-        thread_id: str,
-        position: int,
-        at: str,
-        *,
-        comments: int = 0,
-        visible: int = 0,
-        top_level: int = 0,
-        title: str | None = None,
-        locked: int | None = None,
-        lock_reason: str | None = None,
-    ) -> None:
-        """An event in a thread: activity time and position, count deltas, title, lock
-        (with `locked`, the lock's reason: None when unlocked)."""
+    def touch(self, thread_id: str, change: Touch) -> None:
+        """An event in a thread (see `touch_row`)."""
+
+
+@dataclass
+class Touch:
+    """What an event does to its thread's row: activity time and position, count deltas,
+    title, lock (with `locked`, the lock's reason: None when unlocked)."""
+
+    position: int
+    at: str
+    comments: int = 0
+    visible: int = 0
+    top_level: int = 0
+    title: str | None = None
+    locked: int | None = None
+    lock_reason: str | None = None
+
+
+def touch_row(row: dict[str, Any], change: Touch) -> None:
+    """Apply a Touch to a thread row (or to a row of deltas: counts start at 0, the
+    activity time at "", title and lock at None meaning unchanged)."""
+    row["last_position"] = change.position
+    if row["last_activity_at"] < change.at:
+        row["last_activity_at"] = change.at
+    row["comment_count"] += change.comments
+    row["visible_count"] += change.visible
+    row["top_level_count"] += change.top_level
+    if change.title is not None:
+        row["title"] = change.title
+    if change.locked is not None:
+        row["locked"] = change.locked
+        row["lock_reason"] = change.lock_reason if change.locked else None
 
 
 WITHDRAWN = {"text": None, "author_id": None, "author_name": None}
@@ -166,7 +185,7 @@ def apply(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -> 
         rows.open_thread(thread_row(thread_id, record, position))
         return
     if kind in _THREAD_CHANGES:
-        rows.touch(thread_id, position, at, **_THREAD_CHANGES[kind](record))
+        rows.touch(thread_id, Touch(position, at, **_THREAD_CHANGES[kind](record)))
         return
     if kind == "posted":
         _posted(rows, thread_id, record, position)
@@ -175,7 +194,7 @@ def apply(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -> 
     visible = 0
     if row is not None:
         visible = _COMMENT_CHANGES[kind](rows, row, record, position)
-    rows.touch(thread_id, position, at, visible=visible)
+    rows.touch(thread_id, Touch(position, at, visible=visible))
 
 
 _THREAD_CHANGES: dict[str, Callable[[dict], dict]] = {
@@ -223,7 +242,7 @@ def _posted(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -
         "last_position": position,
     }
     rows.add_comment(row, ancestors)
-    rows.touch(thread_id, position, at, comments=1, visible=1, top_level=1 if depth == 0 else 0)
+    rows.touch(thread_id, Touch(position, at, comments=1, visible=1, top_level=int(depth == 0)))
 
 
 # Each returns the change of the thread's visible count.

@@ -152,16 +152,16 @@ class ThreadView(BatchProjection):
                 " WHERE thread_id = ?",
                 [
                     (
-                        c.comments,
-                        c.visible,
-                        c.top_level,
-                        c.last_position,
-                        c.activity,
-                        c.activity,
-                        c.title,
-                        c.locked,
-                        c.locked,
-                        c.lock_reason,
+                        c["comment_count"],
+                        c["visible_count"],
+                        c["top_level_count"],
+                        c["last_position"],
+                        c["last_activity_at"],
+                        c["last_activity_at"],
+                        c["title"],
+                        c["locked"],
+                        c["locked"],
+                        c["lock_reason"],
                         thread_id,
                     )
                     for thread_id, c in page.threads.items()
@@ -238,27 +238,19 @@ def _select_in(sql: Sql, query: str, keys: set[str], chunk: int = 500) -> list[d
     return found
 
 
-class _ThreadChange:
-    """What a page does to a thread opened before it: count deltas and latest values."""
-
-    __slots__ = (
-        "activity",
-        "comments",
-        "last_position",
-        "lock_reason",
-        "locked",
-        "title",
-        "top_level",
-        "visible",
-    )
-
-    def __init__(self) -> None:
-        self.comments = self.visible = self.top_level = 0
-        self.last_position = 0
-        self.activity = ""
-        self.title: str | None = None
-        self.locked: int | None = None
-        self.lock_reason: str | None = None
+def _thread_deltas() -> dict[str, Any]:
+    """What a page does to a thread opened before it, for `thread_rows.touch_row`: count
+    deltas, the latest activity and position, the title and lock if they changed."""
+    return {
+        "last_position": 0,
+        "last_activity_at": "",
+        "comment_count": 0,
+        "visible_count": 0,
+        "top_level_count": 0,
+        "title": None,
+        "locked": None,
+        "lock_reason": None,
+    }
 
 
 class _ThreadViewPage:
@@ -274,7 +266,7 @@ class _ThreadViewPage:
         self.changed: dict[str, None] = {}  # ids of read rows that changed (ordered set)
         self.counts: dict[tuple[str, int], list[int]] = {}  # (thread, seq) -> [replies, desc.]
         self.new_threads: dict[str, dict] = {}
-        self.threads: dict[str, _ThreadChange] = {}
+        self.threads: dict[str, dict[str, Any]] = {}  # thread id -> deltas
         self.hidden: dict[str, dict | None] = {}  # comment id -> kept copy, None = deleted
 
     # -- the rows, for projections/thread_rows.py
@@ -322,45 +314,10 @@ class _ThreadViewPage:
     def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
         self.hidden[comment_id] = copy
 
-    def touch(
-        self,
-        thread_id: str,
-        pos: int,
-        at: str,
-        *,
-        comments: int = 0,
-        visible: int = 0,
-        top_level: int = 0,
-        title: str | None = None,
-        locked: int | None = None,
-        lock_reason: str | None = None,
-    ) -> None:
-        """An event in a thread: activity time and position, counts, title, lock."""
+    def touch(self, thread_id: str, change: thread_rows.Touch) -> None:
         row = self.new_threads.get(thread_id)
-        if row is not None:
-            row["last_position"] = pos
-            if row["last_activity_at"] < at:
-                row["last_activity_at"] = at
-            row["comment_count"] += comments
-            row["visible_count"] += visible
-            row["top_level_count"] += top_level
-            if title is not None:
-                row["title"] = title
-            if locked is not None:
-                row["locked"] = locked
-                row["lock_reason"] = lock_reason if locked else None
-            return
-        change = self.threads.get(thread_id)
-        if change is None:
-            change = self.threads[thread_id] = _ThreadChange()
-        change.last_position = pos
-        if change.activity < at:
-            change.activity = at
-        change.comments += comments
-        change.visible += visible
-        change.top_level += top_level
-        if title is not None:
-            change.title = title
-        if locked is not None:
-            change.locked = locked
-            change.lock_reason = lock_reason if locked else None
+        if row is None:
+            row = self.threads.get(thread_id)
+            if row is None:
+                row = self.threads[thread_id] = _thread_deltas()
+        thread_rows.touch_row(row, change)

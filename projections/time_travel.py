@@ -112,33 +112,9 @@ class ThreadState:
         else:
             self.hidden[comment_id] = {"comment_id": comment_id, **copy}
 
-    def touch(
-        self,
-        thread_id: str,
-        position: int,
-        at: str,
-        *,
-        comments: int = 0,
-        visible: int = 0,
-        top_level: int = 0,
-        title: str | None = None,
-        locked: int | None = None,
-        lock_reason: str | None = None,
-    ) -> None:
-        thread = self.thread
-        if thread is None:
-            return
-        thread["last_position"] = position
-        if thread["last_activity_at"] < at:
-            thread["last_activity_at"] = at
-        thread["comment_count"] += comments
-        thread["visible_count"] += visible
-        thread["top_level_count"] += top_level
-        if title is not None:
-            thread["title"] = title
-        if locked is not None:
-            thread["locked"] = locked
-            thread["lock_reason"] = lock_reason if locked else None
+    def touch(self, thread_id: str, change: thread_rows.Touch) -> None:
+        if self.thread is not None:
+            thread_rows.touch_row(self.thread, change)
 
     # -- reading
 

@@ -164,16 +164,7 @@ def text_verdict(
     surface: str,
 ) -> Verdict:
     """May the viewer read revision `revision`'s text?"""
-    verdict = _withheld(d, viewer, author_id, surface)
-    if not verdict.shown or d is None or revision is None:
-        return verdict
-    r = d.revisions.get(revision)
-    if r is not None:
-        if r.erased_at is not None:
-            return Verdict(False, "erased", r.erased_at)
-        if r.text_suppressed and not viewer.moderator:
-            return Verdict(False, "suppressed", r.suppressed_at)
-    return SHOWN
+    return _revision_verdict(d, viewer, author_id, revision, surface, "text_suppressed")
 
 
 def reason_verdict(
@@ -184,14 +175,27 @@ def reason_verdict(
     surface: str,
 ) -> Verdict:
     """May the viewer read revision `revision`'s edit reason?"""
-    verdict = text_verdict(d, viewer, author_id, None, surface)
+    return _revision_verdict(d, viewer, author_id, revision, surface, "reason_suppressed")
+
+
+def _revision_verdict(
+    d: CommentDecisions | None,
+    viewer: Viewer,
+    author_id: str | None,
+    revision: int | None,
+    surface: str,
+    suppressed: str,
+) -> Verdict:
+    """The comment's decisions, then the revision's: erased, or suppressed (the text or
+    the edit reason, by `suppressed`) for all but moderators."""
+    verdict = _withheld(d, viewer, author_id, surface)
     if not verdict.shown or d is None or revision is None:
         return verdict
     r = d.revisions.get(revision)
     if r is not None:
         if r.erased_at is not None:
             return Verdict(False, "erased", r.erased_at)
-        if r.reason_suppressed and not viewer.moderator:
+        if getattr(r, suppressed) and not viewer.moderator:
             return Verdict(False, "suppressed", r.suppressed_at)
     return SHOWN
 
