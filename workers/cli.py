@@ -12,6 +12,7 @@ import click
 
 from domain.errors import DomainError
 from domain.model import MEMBER, MODERATOR, OPERATOR_ID
+from domain.sealing import MasterKeyError
 from domain.settings import Database
 from projections.setup import initialise, open_application
 from workers.audit_cli import export, verify
@@ -29,13 +30,17 @@ def _database() -> Database:
 
 
 class DomainErrorsAsUsage(click.Group):
-    """Show domain errors as one clear line and exit 1, not a traceback."""
+    """Show domain errors, and a missing or wrong master key, as one clear line and
+    exit 1, not a traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except DomainError as error:
             click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+        except MasterKeyError as error:
+            click.echo(f"error: {error}", err=True)
             sys.exit(1)
 
 

@@ -145,3 +145,19 @@ def test_sqlite_without_a_master_key_generates_one_beside_the_store(tmp_path: Pa
         assert app.display_name(app.get_author(ann)) == "Ann Sealed"
     finally:
         app.close()
+
+
+def test_the_cli_says_a_wrong_master_key_in_one_line(tmp_path, monkeypatch):
+    """`discuss` with the wrong key: one clear line on stderr, exit 1, no traceback."""
+    from workers.cli import main
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    monkeypatch.setenv("DISCUSS_DATABASE_URL", url)
+    initialise(Database.from_url(url))
+    monkeypatch.setenv("DISCUSS_MASTER_KEY", MasterKey.generate_text())
+    result = CliRunner().invoke(main, ["register", "Ann"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "error: DISCUSS_MASTER_KEY is not the master key this store was written with" in (
+        result.output
+    )
