@@ -133,6 +133,9 @@ class KeyStore:
             cursor.execute(DDL if self.postgres else DDL.replace("BYTEA", "BLOB"))
             for statement in INDEXES:
                 cursor.execute(statement)
+            if self.postgres:
+                # From the start: ANALYZE would copy sampled wrapped keys into pg_statistic.
+                cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN wrapped SET STATISTICS 0")
 
     # -- the master key's check value (a row of the same table)
 

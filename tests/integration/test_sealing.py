@@ -161,3 +161,26 @@ def test_the_cli_says_a_wrong_master_key_in_one_line(tmp_path, monkeypatch):
     assert "error: DISCUSS_MASTER_KEY is not the master key this store was written with" in (
         result.output
     )
+
+
+@pytest.mark.postgres
+def test_the_key_table_gathers_no_statistics_from_the_start(pg_database):
+    """ANALYZE never samples wrapped keys into pg_statistic, even before any erasure."""
+    app = open_application(pg_database)
+    try:
+        for n in range(50):
+            app.register_author(f"Author {n}")
+    finally:
+        app.close()
+    with psycopg.connect(
+        host=pg_database.host,
+        port=pg_database.port,
+        user=pg_database.user,
+        dbname=pg_database.dbname,
+        autocommit=True,
+    ) as conn:
+        conn.execute("ANALYZE discuss_data_keys")
+        sampled = conn.execute(
+            "SELECT 1 FROM pg_stats WHERE tablename = 'discuss_data_keys' AND attname = 'wrapped'"
+        ).fetchone()
+    assert sampled is None
