@@ -168,8 +168,11 @@ def _comment(
     text, unavailable = opening.text(text)
     if unavailable:
         placeholder = visibility.UNAVAILABLE_NOTE
-    name, _ = opening.text(name)
-    author = {"id": author_id, "name": name or visibility.ERASED_AUTHOR_NAME} if author_id else None
+    name, name_lost = opening.text(name)
+    # Shown at all, its author is not erased (that withholds the author): a name that
+    # does not open had its key lost.
+    lost = visibility.UNAVAILABLE_NAME if name_lost else visibility.ERASED_AUTHOR_NAME
+    author = {"id": author_id, "name": name or lost} if author_id else None
     reason = None
     if state != "erased" and (viewer.moderator or state == "retracted"):
         reason, _ = opening.text(row["state_reason"])

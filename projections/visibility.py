@@ -39,6 +39,7 @@ RECORD = "record"
 
 UNAVAILABLE_NOTE = "content unavailable"
 ERASED_AUTHOR_NAME = "erased author"
+UNAVAILABLE_NAME = "name unavailable"  # its key lost, not erased
 OPERATOR_NAME = "operator"
 
 
@@ -312,8 +313,8 @@ def open_one(engine: Any, value: str | None) -> str | None:
 
 
 def author_names(engine: Any, ids: Iterable[str]) -> dict[str, str]:
-    """Display names of authors (the operator included), opened; an erased author (or one
-    whose name's key is gone) is "erased author"."""
+    """Display names of authors (the operator included), opened; an erased author is
+    "erased author", one whose name's key was lost "name unavailable"."""
     ids = {i for i in ids if i}
     names: dict[str, str] = {}
     if str(OPERATOR_ID) in ids:
@@ -332,7 +333,11 @@ def author_names(engine: Any, ids: Iterable[str]) -> dict[str, str]:
     for row in rows:
         opening.want(row["name"])
     opening.run()
+    lost = [row["author_id"] for row in rows if opening.text(row["name"])[0] is None]
+    erased = erased_authors(engine, lost) if lost else {}
     for row in rows:
         name, _ = opening.text(row["name"])
-        names[row["author_id"]] = name if name is not None else ERASED_AUTHOR_NAME
+        if name is None:
+            name = ERASED_AUTHOR_NAME if row["author_id"] in erased else UNAVAILABLE_NAME
+        names[row["author_id"]] = name
     return names
