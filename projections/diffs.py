@@ -15,8 +15,11 @@ _TOKENS = re.compile(r"\S+\s*|\s+")
 
 def unified(old: str, new: str, old_label: str = "a", new_label: str = "b") -> str:
     lines = difflib.unified_diff(
-        old.splitlines(keepends=True), new.splitlines(keepends=True),
-        fromfile=old_label, tofile=new_label, lineterm="\n",
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=old_label,
+        tofile=new_label,
+        lineterm="\n",
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
