@@ -9,18 +9,16 @@ down rather than skip. Each PostgreSQL test gets its own database so that tests
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from domain.sealing import MasterKey
 from domain.settings import Database
 from projections.setup import initialise, open_application
+from tests.support.databases import new_pg_database
 
-PG_ADMIN_URL = os.environ.get("DISCUSS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("DISCUSS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # One master key for the session's stores (PostgreSQL needs it in the environment; the
 # processes tests start inherit it). tests/integration/test_sealing.py covers the file
@@ -29,22 +27,11 @@ os.environ.setdefault("DISCUSS_MASTER_KEY", MasterKey.generate_text())
 SEED_FILE = Path(__file__).resolve().parents[1] / "workers" / "data" / "seed-thread.json"
 
 
-def _admin_connect() -> psycopg.Connection:
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
-
-
 @pytest.fixture
 def pg_database() -> Iterator[Database]:
     """A new, initialised PostgreSQL database, dropped after the test."""
-    name = f"discuss_test_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    database = Database.from_url(f"{base}/{name}")
-    initialise(database)
-    yield database
-    with _admin_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with new_pg_database() as database:
+        yield database
 
 
 @pytest.fixture

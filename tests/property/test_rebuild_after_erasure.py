@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -31,8 +29,8 @@ from projections.rebuild import generations, rebuild
 from projections.registry import all_projections
 from projections.setup import initialise, open_application
 from projections.time_travel import TimeTravel
-from tests.conftest import PG_ADMIN_URL
 from tests.property.histories import History, erasure, operation, pick, run
+from tests.support.databases import new_pg_database
 
 CHECKPOINT_EVERY = 3  # checkpoints in small histories, before and after erasures
 
@@ -63,16 +61,8 @@ def fresh_database(backend: str) -> Iterator[Database]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    name = f"discuss_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-        initialise(database)
+    with new_pg_database() as database:
         yield database
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def check_rebuild_after_erasures(backend: str, ops, erasures, later, page: int) -> History:
