@@ -45,6 +45,7 @@ from domain.model import (
 )
 from domain.rules import TITLE_MAX_LENGTH, Limits, clean_line, clean_name, clean_reason, clean_text
 from domain.sealing import MasterKeyError, Sealer
+from domain.settings import DEFAULT_TEXT_MAX_LENGTH, DEFAULT_TEXT_MIN_LENGTH
 
 # Erasing an author's comments: this many comments are loaded and saved at a time.
 ERASE_CHUNK = 500
@@ -117,8 +118,8 @@ class Discussions(Application[UUID]):
         self.vault = vault
         self.opener: Any = None  # opens sealed values (projections/keys.py Opener)
         self.limits = Limits(
-            text_min_length=int(self.env.get("TEXT_MIN_LENGTH") or 1),
-            text_max_length=int(self.env.get("TEXT_MAX_LENGTH") or 20_000),
+            text_min_length=int(self.env.get("TEXT_MIN_LENGTH") or DEFAULT_TEXT_MIN_LENGTH),
+            text_max_length=int(self.env.get("TEXT_MAX_LENGTH") or DEFAULT_TEXT_MAX_LENGTH),
         )
         # Authors never change name or role, so their actor records can be cached.
         self._actors: dict[UUID, Actor] = {OPERATOR_ID: OPERATOR}

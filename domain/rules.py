@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from domain.errors import ControlCharacters, NameInvalid, TextEmpty, TextTooLong
+from domain.settings import DEFAULT_TEXT_MAX_LENGTH, DEFAULT_TEXT_MIN_LENGTH
 
 ALLOWED_CONTROLS = {"\n", "\t"}
 NAME_MAX_LENGTH = 80
@@ -12,8 +13,8 @@ TITLE_MAX_LENGTH = 300
 
 @dataclass(frozen=True)
 class Limits:
-    text_min_length: int = 1
-    text_max_length: int = 20_000
+    text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+    text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
 
 
 # Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; a regex finds one

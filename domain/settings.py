@@ -1,17 +1,31 @@
-"""Where the event store lives, from environment variables with embedded defaults.
+"""Every setting of the product, read from the environment once per process.
 
-DISCUSS_DATABASE_URL: `sqlite:///path/to/file.db` (default `sqlite:///var/discuss.db`)
-or `postgresql://user[:password]@host[:port]/dbname`.
+Each entry point (web/wsgi.py and web's create_app, the RQ worker class and its jobs,
+the `discuss` command line) calls `Settings.from_env()` once and passes the result
+down; no other module reads the environment. The variables, their embedded defaults
+and their meanings are listed in the README (Configuration) and mirrored by
+`Settings.from_env`, the one place that parses them.
+
+`Database` is where the event store and the read models live (DISCUSS_DATABASE_URL:
+`sqlite:///path/to/file.db` or `postgresql://user[:password]@host[:port]/dbname`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 DEFAULT_DATABASE_URL = "sqlite:///var/discuss.db"
+DEFAULT_QUEUE = "projections"
+DEFAULT_PG_CONNECT_TIMEOUT = 5  # seconds; gunicorn's default is 2 (web/wsgi.py)
+DEFAULT_CHECKPOINT_EVERY = 100
+DEFAULT_TEXT_MAX_LENGTH = 20_000
+DEFAULT_TEXT_MIN_LENGTH = 1
+HISTORY_POLICIES = ("public", "restricted")
 
 
 def connect_timeout() -> str:
@@ -58,8 +72,12 @@ class Database:
     def from_env(cls) -> Database:
         return cls.from_url(os.environ.get("DISCUSS_DATABASE_URL", DEFAULT_DATABASE_URL))
 
-    def library_env(self, *, create_table: bool = False) -> dict[str, str]:
-        """The eventsourcing library's settings for this database."""
+    def library_env(
+        self, *, create_table: bool = False, connect_timeout: int = DEFAULT_PG_CONNECT_TIMEOUT
+    ) -> dict[str, str]:
+        """The eventsourcing library's settings for this database: `connect_timeout` is
+        how long to wait for a PostgreSQL connection (the library tries 10 times, so
+        this bounds how long a stopped database blocks a caller)."""
         env = {"CREATE_TABLE": "y" if create_table else "n"}
         if self.backend == "sqlite":
             if create_table:
@@ -81,9 +99,118 @@ class Database:
                 POSTGRES_MAX_OVERFLOW="10",
                 POSTGRES_CONN_MAX_AGE="300",
                 POSTGRES_PRE_PING="y",
-                POSTGRES_CONNECT_TIMEOUT=connect_timeout(),
+                POSTGRES_CONNECT_TIMEOUT=str(connect_timeout),
                 # Kept off on purpose: with it on, a reader following the log missed
                 # events committed out of order. The table lock keeps commit order.
                 POSTGRES_ENABLE_DB_FUNCTIONS="n",
             )
         return env
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def _switch(value: str) -> bool:
+    """On unless 'off' or '0' (DISCUSS_SEAL_CONTENT)."""
+    return value.strip().lower() not in ("off", "0")
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every DISCUSS_* value (README, Configuration), with its embedded default.
+
+    Frozen and hashable: the bootstrap keys its per-process objects by it."""
+
+    database: Database = field(default_factory=lambda: Database.from_url(DEFAULT_DATABASE_URL))
+    # Scaling out: writes enqueue catch-up jobs on this Redis and queue.
+    redis_url: str | None = None
+    queue: str = DEFAULT_QUEUE
+    # The projection runner thread inside each web process (on when no Redis).
+    embedded_runner: bool = True
+    # Signs cookies and CSRF tokens; None: generated once into a file (web/config.py).
+    secret_key: str | None = field(default=None, repr=False)
+    # Wraps the data keys that seal personal content; None: the file beside a SQLite
+    # store (projections/setup.py), required on PostgreSQL.
+    master_key: str | None = field(default=None, repr=False)
+    seal_content: bool = True  # False only to measure what sealing costs (bench/)
+    open_registration: bool = True
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    write_rate_limit: str = "30 per minute"
+    read_wait_seconds: float = 5.0
+    history_policy: str = "public"  # or "restricted": the author and moderators only
+    pg_connect_timeout: int = DEFAULT_PG_CONNECT_TIMEOUT
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # time travel: every K events
+    text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
+    text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        if self.history_policy not in HISTORY_POLICIES:
+            raise ValueError("DISCUSS_HISTORY_POLICY must be 'public' or 'restricted'")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """The settings of this process: `environ` (default: os.environ), where an unset
+        or empty variable takes its entry of `defaults` (by field name) or else the
+        embedded default; then `overrides` (by field name) replace any value.
+
+        `defaults` is for an entry point's own default that the environment may still
+        change (gunicorn's connect timeout, web/wsgi.py); `overrides` for tests."""
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) | set(defaults or ())
+        unknown -= {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        embedded = {f.name: _default_of(f) for f in fields(cls) if f.name != "embedded_runner"}
+        embedded.update(defaults or {})
+
+        def read(name: str, variable: str, parse=str) -> Any:
+            if name in overrides:
+                return overrides[name]
+            value = env.get(variable) or ""
+            return parse(value) if value else embedded[name]
+
+        redis_url = read("redis_url", "DISCUSS_REDIS_URL")
+        # Without Redis, the web process keeps the projections up to date itself.
+        embedded.setdefault("embedded_runner", redis_url is None)
+        return cls(
+            database=read("database", "DISCUSS_DATABASE_URL", Database.from_url),
+            redis_url=redis_url,
+            queue=read("queue", "DISCUSS_QUEUE"),
+            embedded_runner=read("embedded_runner", "DISCUSS_EMBEDDED_RUNNER", _flag),
+            secret_key=read("secret_key", "DISCUSS_SECRET_KEY"),
+            master_key=read("master_key", "DISCUSS_MASTER_KEY"),
+            seal_content=read("seal_content", "DISCUSS_SEAL_CONTENT", _switch),
+            open_registration=read("open_registration", "DISCUSS_OPEN_REGISTRATION", _flag),
+            cors_origins=read("cors_origins", "DISCUSS_CORS_ORIGINS", _origins),
+            max_body_bytes=read("max_body_bytes", "DISCUSS_MAX_BODY_BYTES", int),
+            write_rate_limit=read("write_rate_limit", "DISCUSS_WRITE_RATE_LIMIT"),
+            read_wait_seconds=read("read_wait_seconds", "DISCUSS_READ_WAIT_SECONDS", float),
+            history_policy=read("history_policy", "DISCUSS_HISTORY_POLICY"),
+            pg_connect_timeout=read("pg_connect_timeout", "DISCUSS_PG_CONNECT_TIMEOUT", int),
+            checkpoint_every=read("checkpoint_every", "DISCUSS_CHECKPOINT_EVERY", int),
+            text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
+            text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
+        )
+
+    @classmethod
+    def of(cls, given: Settings | Database) -> Settings:
+        """`given`, or for a bare Database (tests, benchmarks, scripts) the settings of
+        the environment on that database. Entry points always pass their Settings."""
+        return given if isinstance(given, Settings) else cls.from_env(database=given)
+
+
+def _default_of(f: Field) -> Any:
+    return f.default if f.default_factory is MISSING else f.default_factory()

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from domain.settings import Database, connect_timeout
+from domain.settings import DEFAULT_PG_CONNECT_TIMEOUT, Database
 
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated only as pages are read
 SQLITE_CHECKPOINT_PAGES = 10_000  # ~40 MiB of WAL between automatic checkpoints
@@ -83,7 +83,7 @@ def lock_key(name: str) -> int:
 
 
 class ViewStore:
-    def __init__(self, database: Database):
+    def __init__(self, database: Database, *, connect_timeout: int = DEFAULT_PG_CONNECT_TIMEOUT):
         self.database = database
         self.postgres = database.backend == "postgres"
         self._local = threading.local()
@@ -94,7 +94,7 @@ class ViewStore:
                 user=database.user,
                 password=database.password or None,
                 dbname=database.dbname,
-                connect_timeout=connect_timeout(),
+                connect_timeout=connect_timeout,  # settings.pg_connect_timeout
             )
         else:
             self.path = views_path(database)

@@ -5,9 +5,12 @@ projections' tables: run once, never implicitly at process start (concurrent tab
 creation from several processes fails on PostgreSQL).
 
 `open_application` builds the application with sealing on (domain/sealing.py): the
-master key from DISCUSS_MASTER_KEY or, on the embedded default (SQLite), from the file
-`master-key` beside the store, generated once by `init-db`. A missing or wrong master
-key stops start-up with a clear error, before anything is written.
+master key from the settings (DISCUSS_MASTER_KEY) or, on the embedded default (SQLite),
+from the file `master-key` beside the store, generated once by `init-db`. A missing or
+wrong master key stops start-up with a clear error, before anything is written.
+
+Each takes the process's Settings (domain/settings.py); a bare Database takes the
+other settings from the environment (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -17,18 +20,10 @@ from pathlib import Path
 
 from domain.application import Discussions
 from domain.sealing import MasterKey, MasterKeyError, Sealer
-from domain.settings import Database
+from domain.settings import Database, Settings
 from projections.keys import KeyStore, Opener, recorder_topic
 
 MASTER_KEY_FILE = "master-key"
-
-
-def _limits_env() -> dict[str, str]:
-    names = {
-        "TEXT_MAX_LENGTH": "DISCUSS_TEXT_MAX_LENGTH",
-        "TEXT_MIN_LENGTH": "DISCUSS_TEXT_MIN_LENGTH",
-    }
-    return {key: os.environ[var] for key, var in names.items() if os.environ.get(var)}
 
 
 def master_key_path(database: Database) -> Path | None:
@@ -39,11 +34,11 @@ def master_key_path(database: Database) -> Path | None:
     return Path(database.path).parent / MASTER_KEY_FILE
 
 
-def load_master_key(database: Database, *, generate: bool = False) -> MasterKey:
-    configured = os.environ.get("DISCUSS_MASTER_KEY")
-    if configured:
-        return MasterKey.from_text(configured)
-    path = master_key_path(database)
+def load_master_key(settings: Settings | Database, *, generate: bool = False) -> MasterKey:
+    settings = Settings.of(settings)
+    if settings.master_key:
+        return MasterKey.from_text(settings.master_key)
+    path = master_key_path(settings.database)
     if path is None:
         raise MasterKeyError(
             "DISCUSS_MASTER_KEY is not set: a PostgreSQL store needs its master key in the"
@@ -67,25 +62,28 @@ def load_master_key(database: Database, *, generate: bool = False) -> MasterKey:
     return MasterKey.from_text(path.read_text())
 
 
-def _library_env(database: Database, *, create_table: bool) -> dict[str, str]:
+def _library_env(settings: Settings, *, create_table: bool) -> dict[str, str]:
+    database = settings.database
     return {
-        **database.library_env(create_table=create_table),
+        **database.library_env(
+            create_table=create_table, connect_timeout=settings.pg_connect_timeout
+        ),
         "APPLICATION_RECORDER_TOPIC": recorder_topic(database),
-        **_limits_env(),
+        "TEXT_MAX_LENGTH": str(settings.text_max_length),
+        "TEXT_MIN_LENGTH": str(settings.text_min_length),
     }
 
 
-def sealing_on() -> bool:
-    """DISCUSS_SEAL_CONTENT=off stores new content in clear: only to measure what sealing
-    costs (bench/), never for a site, since clear content cannot be forgotten."""
-    return (os.environ.get("DISCUSS_SEAL_CONTENT") or "on").strip().lower() not in ("off", "0")
+def open_application(settings: Settings | Database) -> Discussions:
+    """An application on an existing store (tables are not created here).
 
-
-def open_application(database: Database) -> Discussions:
-    """An application on an existing store (tables are not created here)."""
-    master = load_master_key(database)
-    sealer = Sealer(master) if sealing_on() else None
-    app = Discussions(env=_library_env(database, create_table=False), sealer=sealer)
+    settings.seal_content False (DISCUSS_SEAL_CONTENT=off) stores new content in clear:
+    only to measure what sealing costs (bench/), never for a site, since clear content
+    cannot be forgotten."""
+    settings = Settings.of(settings)
+    master = load_master_key(settings)
+    sealer = Sealer(master) if settings.seal_content else None
+    app = Discussions(env=_library_env(settings, create_table=False), sealer=sealer)
     try:
         keys = KeyStore(app.recorder)
         keys.check_master(master)
@@ -97,9 +95,10 @@ def open_application(database: Database) -> Discussions:
     return app
 
 
-def initialise(database: Database) -> None:
-    master = load_master_key(database, generate=True)
-    app = Discussions(env=_library_env(database, create_table=True))
+def initialise(settings: Settings | Database) -> None:
+    settings = Settings.of(settings)
+    master = load_master_key(settings, generate=True)
+    app = Discussions(env=_library_env(settings, create_table=True))
     try:
         keys = KeyStore(app.recorder)
         keys.create_table()
@@ -108,4 +107,4 @@ def initialise(database: Database) -> None:
         app.close()
     from projections.registry import create_projection_tables
 
-    create_projection_tables(database)
+    create_projection_tables(settings)

@@ -17,7 +17,6 @@ Three parts:
 
 from __future__ import annotations
 
-import os
 import threading
 import zlib
 from collections import OrderedDict
@@ -28,13 +27,13 @@ from typing import Any
 import orjson
 
 from domain.model import Author
+from domain.settings import DEFAULT_CHECKPOINT_EVERY
 from projections import queries, thread_rows
 from projections.db import Sql
 from projections.engine import Engine, HandlerError, Projection, Tables, iso
 from projections.queries import NotInView, PageRequest
 from projections.thread_rows import record_of
 
-DEFAULT_CHECKPOINT_EVERY = 100
 SNAPSHOT_FORMAT = 5
 # Threads whose latest state a projection keeps in memory between pages.
 STATE_CACHE_SIZE = 16
@@ -232,11 +231,6 @@ def page_from_state(state: ThreadState, req: PageRequest, engine: Engine) -> dic
 # ---- the projection ------------------------------------------------------------------------
 
 
-def _checkpoint_every() -> int:
-    value = os.environ.get("DISCUSS_CHECKPOINT_EVERY")
-    return int(value) if value else DEFAULT_CHECKPOINT_EVERY
-
-
 class TimeTravel(Projection):
     name = "time_travel"
     prefix = "tt"
@@ -277,8 +271,9 @@ class TimeTravel(Projection):
         "CREATE INDEX IF NOT EXISTS {events}_comment ON {events} (comment_id)",
     ]
 
-    def __init__(self, checkpoint_every: int | None = None):
-        self.checkpoint_every = max(1, checkpoint_every or _checkpoint_every())
+    def __init__(self, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY):
+        # settings.checkpoint_every (DISCUSS_CHECKPOINT_EVERY), given by registry.py
+        self.checkpoint_every = max(1, checkpoint_every)
         # (events table, thread id) -> the thread's state after its last recorded event,
         # kept between pages so that a checkpoint costs one serialisation. Used only when
         # the stored head agrees (same last position and count): a rolled-back page or

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from domain.model import MODERATOR, OPERATOR_ID
-from domain.settings import Database
+from domain.settings import Database, Settings
 from projections import queries, time_travel
 from projections.db import ViewStore
 from projections.engine import Engine
 from projections.queries import NotInView, PageRequest
-from projections.registry import all_projections
+from projections.registry import all_projections, build_engine
 from projections.setup import open_application
 from projections.time_travel import NotYetOpened, ThreadState, TimeTravel
 
@@ -161,10 +161,15 @@ def test_checkpoints_every_k_events_bound_the_replay(app, database, monkeypatch)
         for position in range(positions[0], app.head_position() + 1):
             state = time_travel.state_at(engine, thread_id, position)
             assert state.replayed < k, position
-    # K comes from the environment when not given.
+
+    # K comes from the settings (DISCUSS_CHECKPOINT_EVERY) when not given.
+    def k_of(settings: Settings) -> int:
+        return build_engine(app, settings).projections["time_travel"].checkpoint_every
+
     monkeypatch.setenv("DISCUSS_CHECKPOINT_EVERY", "7")
-    assert TimeTravel().checkpoint_every == 7
+    assert k_of(Settings.from_env(database=database)) == 7
     monkeypatch.delenv("DISCUSS_CHECKPOINT_EVERY")
+    assert k_of(Settings.from_env(database=database)) == time_travel.DEFAULT_CHECKPOINT_EVERY
     assert TimeTravel().checkpoint_every == time_travel.DEFAULT_CHECKPOINT_EVERY
 
 
