@@ -1,6 +1,7 @@
 """The Flask front: JSON API under /api/v1 and the web pages. `create_app()` is the
-app factory; it builds nothing that holds connections (that happens per process,
-after gunicorn forks — see web/runtime.py)."""
+app factory: it reads the settings once (unless given them) and builds nothing that
+holds connections (that happens per process, after gunicorn forks: web/runtime.py
+asks workers/bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
 
+from domain.settings import Settings
 from web import assets, compression
-from web.config import WebConfig
+from web.config import secret_key
 from web.errors import register_error_handlers
 from web.runtime import Runtime
 
@@ -69,17 +71,17 @@ class LazyMemoryStorage(MemoryStorage):
             )
 
 
-def create_app(config: WebConfig | None = None) -> Flask:
+def create_app(settings: Settings | None = None) -> Flask:
     LazyMemoryStorage.check_internals()
-    config = config or WebConfig.from_env()
+    settings = settings or Settings.from_env()
     app = Flask(__name__)
     # First, so that its after_request hook runs last, on the finished response.
     compression.init_app(app)  # gzip for text responses above 1 KB
     assets.init_app(app)  # static URLs carry a content hash; those are cached a year
     app.config.update(
-        SECRET_KEY=config.secret_key,
-        MAX_CONTENT_LENGTH=config.max_body_bytes,
-        RATELIMIT_STORAGE_URI=config.redis_url or "lazy-memory://",
+        SECRET_KEY=secret_key(settings),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "lazy-memory://",
         # No X-RateLimit-* headers: on Redis they cost two more round trips per limit on
         # every write; a 429 still carries Retry-After (_retry_after_on_429).
         RATELIMIT_HEADERS_ENABLED=False,
@@ -88,17 +90,17 @@ def create_app(config: WebConfig | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
-    app.extensions["discuss"] = Runtime(config)
-    app.extensions["discuss_config"] = config
+    app.extensions["discuss"] = Runtime(settings)
+    app.extensions["discuss_settings"] = settings
     logging.basicConfig(level=logging.INFO)
     register_error_handlers(app)
     limiter.init_app(app)
     _no_limiter_hook_for_reads(app)
     app.after_request(_retry_after_on_429)
-    if config.cors_origins:
+    if settings.cors_origins:
         CORS(
             app,
-            resources={r"/api/*": {"origins": list(config.cors_origins)}},
+            resources={r"/api/*": {"origins": list(settings.cors_origins)}},
             expose_headers=["ETag", "Location", "X-Request-Id", "Retry-After"],
             allow_headers=[
                 "Authorization",

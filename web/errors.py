@@ -122,8 +122,8 @@ def _store_unavailable_response(retry_after: int = 5):
 
 def register_error_handlers(app: Flask) -> None:
     breaker = store_breaker(app)
-    config = app.extensions.get("discuss_config")
-    postgres = config is not None and config.database.backend == "postgres"
+    settings = app.extensions.get("discuss_settings")
+    postgres = settings is not None and settings.database.backend == "postgres"
 
     # One hook before and one after each request (each hook costs Flask a few us).
     @app.before_request

@@ -12,14 +12,14 @@ import threading
 from flask import current_app
 from redis import Redis
 
-from web.config import WebConfig
+from domain.settings import Settings
 from workers.jobs import enqueue_catch_up
 from workers.runner import BackgroundRunner
 from workers.services import Services, services_for
 
 
 class Runtime:
-    def __init__(self, config: WebConfig):
+    def __init__(self, config: Settings):
         self.config = config
         self._pid: int | None = None
         self._lock = threading.Lock()

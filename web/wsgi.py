@@ -1,20 +1,21 @@
 """The WSGI entry point for gunicorn: `gunicorn web.wsgi:app` (never with --preload).
 
-`create_app()` builds nothing that holds a connection; each worker process builds
-its own application, pools and projection runner on its first request, after the
-fork (web/runtime.py). Settings come from the environment (README, Configuration).
+It reads the settings once (README, Configuration) and passes them to `create_app()`,
+which builds nothing that holds a connection; each worker process builds its own
+application, pools and projection runner on its first request, after the fork
+(web/runtime.py, workers/bootstrap.py).
 """
 
 from __future__ import annotations
 
-import os
-
+from domain.settings import Settings
 from web import create_app
 
-# eventsourcing waits DISCUSS_PG_CONNECT_TIMEOUT for a PostgreSQL
-# connection, and its recorders try 10 times: with the default, a stopped database
-# would get workers killed by gunicorn's timeout (30 s) instead of answering 503.
-# 10 x (2 s + 0.2 s) stays under it; web/errors.py's breaker then fails fast.
-os.environ.setdefault("DISCUSS_PG_CONNECT_TIMEOUT", "2")
+# eventsourcing waits DISCUSS_PG_CONNECT_TIMEOUT for a PostgreSQL connection, and its
+# recorders try 10 times: with the embedded default (5 s), a stopped database would
+# get workers killed by gunicorn's timeout (30 s) instead of answering 503.
+# 10 x (2 s + 0.2 s) stays under it; web/errors.py's breaker then fails fast. The
+# environment variable, when set, still wins.
+GUNICORN_DEFAULTS = {"pg_connect_timeout": 2}
 
-app = create_app()
+app = create_app(Settings.from_env(defaults=GUNICORN_DEFAULTS))

@@ -18,9 +18,8 @@ from flask.testing import FlaskClient
 
 from domain.application import Discussions
 from domain.model import MEMBER, MODERATOR
-from domain.settings import Database
+from domain.settings import Database, Settings
 from web import create_app
-from web.config import WebConfig
 from workers.services import forget_services
 
 API = "/api/v1"
@@ -50,7 +49,7 @@ def make_app(database: Database, **overrides) -> Flask:
         read_wait_seconds=5.0,
     )
     settings.update(overrides)
-    return create_app(WebConfig.from_env(database=database, **settings))
+    return create_app(Settings.from_env(database=database, **settings))
 
 
 def stop_app(flask_app: Flask) -> None:
@@ -60,7 +59,7 @@ def stop_app(flask_app: Flask) -> None:
 
 @pytest.fixture(autouse=True)
 def _secret_key(monkeypatch) -> None:
-    # Without it, WebConfig writes a generated key to a file (var/ for PostgreSQL).
+    # Without it, create_app writes a generated key to a file (var/ for PostgreSQL).
     monkeypatch.setenv("DISCUSS_SECRET_KEY", "test-secret")
 
 

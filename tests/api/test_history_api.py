@@ -18,7 +18,6 @@ import pytest
 from domain.model import OPERATOR_ID
 from projections import hash_chain
 from tests.api.conftest import API, Caller, assert_error
-from workers.services import services_for
 
 SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -436,7 +435,7 @@ def test_audit_filters_and_pages(client, story, member, moderator):
 @SQLITE_ONLY
 def test_audit_head_is_the_chain_head(client, flask_app, story):
     body = get(client, "/audit/head", story=story).json  # waits for the projections
-    services = services_for(flask_app.extensions["discuss_config"].database)
+    services = flask_app.extensions["discuss"].services
     assert body == hash_chain.head(services.engine)
     assert body["position"] == story.head and len(body["hash"]) == 64
     assert get(client, "/audit/head").headers["Cache-Control"].startswith("public")

@@ -16,9 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from domain.model import MODERATOR
-from domain.settings import Database
+from domain.settings import Database, Settings
 from web import create_app
-from web.config import WebConfig
 from workers.seed import DEMO_KEY, load_seed
 from workers.services import forget_services
 
@@ -28,7 +27,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "app_settings(**values): WebConfig values of flask_app")
+    config.addinivalue_line("markers", "app_settings(**values): Settings values of flask_app")
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +37,7 @@ def _secret_key(monkeypatch) -> None:
 
 @pytest.fixture
 def flask_app(sqlite_database: Database, request) -> Iterator[Flask]:
-    """The app; `@pytest.mark.app_settings(name=value)` changes its WebConfig."""
+    """The app; `@pytest.mark.app_settings(name=value)` changes its Settings."""
     settings = dict(
         redis_url=None,
         embedded_runner=True,
@@ -47,8 +46,7 @@ def flask_app(sqlite_database: Database, request) -> Iterator[Flask]:
     marker = request.node.get_closest_marker("app_settings")
     if marker:
         settings.update(marker.kwargs)
-    config = WebConfig.from_env(database=sqlite_database, **settings)
-    flask_app = create_app(config)
+    flask_app = create_app(Settings.from_env(database=sqlite_database, **settings))
     runtime = flask_app.extensions["discuss"]
     seeded = load_seed(runtime.services.app)
     assert runtime.wait_for(seeded.position, timeout=10)

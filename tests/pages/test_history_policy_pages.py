@@ -17,10 +17,9 @@ import pytest
 from flask import Flask
 
 from domain.model import MEMBER, MODERATOR, OPERATOR_ID
-from domain.settings import Database
+from domain.settings import Database, Settings
 from tests.pages.conftest import page, send, text_of
 from web import create_app
-from web.config import WebConfig
 from workers.services import forget_services
 
 DAY = r"\d{1,2} [A-Z][a-z]+ \d{4}"
@@ -32,7 +31,7 @@ V2_REASON = "added my street, 12 Acacia Avenue"
 @pytest.fixture
 def flask_app(database: Database) -> Iterator[Flask]:
     """The app on both backends (the package's fixture is SQLite only)."""
-    config = WebConfig.from_env(
+    config = Settings.from_env(
         database=database,
         redis_url=None,
         embedded_runner=True,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.settings import Database
-from web.config import WebConfig, _secret_key
+from domain.settings import Database, Settings
+from web.config import _secret_key, secret_key
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_the_key_file_is_created_0600_whatever_the_umask(store, open_umask):
     assert len(key) == 64 and int(key, 16) >= 0
     assert path.read_text() == key
     assert _secret_key(store) == key, "the key is generated once and then kept"
-    assert WebConfig.from_env(database=store).secret_key == key
+    assert secret_key(Settings.from_env(database=store)) == key
 
 
 def test_a_world_readable_key_file_left_by_an_older_version_is_narrowed(store):
@@ -68,5 +68,5 @@ def test_processes_starting_together_all_read_the_one_key(store):
 
 def test_the_environment_variable_wins_and_writes_nothing(store, monkeypatch):
     monkeypatch.setenv("DISCUSS_SECRET_KEY", "from-the-environment")
-    assert _secret_key(store) == "from-the-environment"
+    assert secret_key(Settings.from_env(database=store)) == "from-the-environment"
     assert not (Path(store.path).parent / "secret-key").exists()

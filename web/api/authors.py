@@ -14,11 +14,11 @@ from projections.visibility import ERASED_AUTHOR_NAME
 from web.api.caching import CACHE_CONTROL, json_bytes_response, make_etag, not_modified
 from web.api.common import (
     after_write,
-    config,
     json_body,
     json_response,
     load_query,
     services,
+    settings,
     write_limits,
 )
 from web.api.reads import engine, wait_for_position
@@ -66,7 +66,7 @@ def shown_name(author) -> str:
     ),
 )
 def register():
-    if not config().open_registration:
+    if not settings().open_registration:
         raise ApiError(403, "registration_closed", "registration is closed on this site")
     data = json_body(NewAuthor())
     registration = services().app.register_author(data["name"], MEMBER)

@@ -13,9 +13,9 @@ import orjson
 from flask import Response, current_app, request
 from marshmallow import Schema
 
+from domain.settings import Settings
 from web import limiter
 from web.auth import COOKIE_NAME, token_from_request
-from web.config import WebConfig
 from web.errors import ApiError
 from web.runtime import runtime
 from workers.services import Services
@@ -24,8 +24,8 @@ NO_STORE = "no-store"
 JSON_TYPES = ("application/json",)
 
 
-def config() -> WebConfig:
-    return current_app.extensions["discuss_config"]
+def settings() -> Settings:
+    return current_app.extensions["discuss_settings"]
 
 
 def services() -> Services:
@@ -164,7 +164,7 @@ def author_key() -> str:
 
 
 def _write_limit() -> str:
-    return config().write_rate_limit
+    return settings().write_rate_limit
 
 
 def _compose(*decorators: Callable) -> Callable:

@@ -52,8 +52,8 @@ _changes_schema = Changes()
 
 
 def _history_policy() -> str:
-    config = current_app.extensions.get("discuss_config")
-    return getattr(config, "history_policy", "public")
+    settings = current_app.extensions.get("discuss_settings")
+    return getattr(settings, "history_policy", "public")
 
 
 def _vary(response):

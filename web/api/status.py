@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, current_app
 from redis import Redis
 
-from web.api.common import config, json_response
+from web.api.common import json_response, settings
 from web.errors import STORE_UNAVAILABLE, store_breaker
 from web.openapi import operation
 from web.runtime import runtime
@@ -20,7 +20,7 @@ bp = Blueprint("status", __name__)
 
 def _redis_reachable() -> bool:
     client = runtime().redis or Redis.from_url(
-        config().redis_url, socket_timeout=1, socket_connect_timeout=1
+        settings().redis_url, socket_timeout=1, socket_connect_timeout=1
     )
     try:
         return bool(client.ping())
@@ -44,7 +44,7 @@ def _redis_reachable() -> bool:
     ),
 )
 def health() -> Response:
-    cfg = config()
+    cfg = settings()
     body = {
         "status": "ok",
         "store": {"reachable": True, "backend": cfg.database.backend, "head": None},

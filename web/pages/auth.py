@@ -33,7 +33,7 @@ def set_token_cookie(response, token: str) -> None:
 
 
 def _open_registration() -> bool:
-    return current_app.extensions["discuss_config"].open_registration
+    return current_app.extensions["discuss_settings"].open_registration
 
 
 def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:

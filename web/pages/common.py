@@ -137,7 +137,7 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 def _write_limit() -> str:
-    return current_app.extensions["discuss_config"].write_rate_limit
+    return current_app.extensions["discuss_settings"].write_rate_limit
 
 
 # Form posts share the JSON API's write budgets (per address and per author).

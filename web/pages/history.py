@@ -151,7 +151,7 @@ def history(comment_id: UUID):
     cid = str(comment_id)
     eng = engine()
     who = Viewer.of(viewer())
-    restricted = current_app.extensions["discuss_config"].history_policy == "restricted"
+    restricted = current_app.extensions["discuss_settings"].history_policy == "restricted"
     try:
         body = record.comment_history(eng, cid, who, restricted=restricted)
     except record.UnknownComment as error:
