@@ -366,7 +366,7 @@ def app_in_process(database, *, redis: bool):
     os.environ.update(env)
     try:
         from web import create_app
-        from workers.services import forget_services
+        from workers.bootstrap import forget_services
 
         app = create_app()
         try:

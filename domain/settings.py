@@ -28,12 +28,6 @@ DEFAULT_TEXT_MIN_LENGTH = 1
 HISTORY_POLICIES = ("public", "restricted")
 
 
-def connect_timeout() -> str:
-    """Seconds to wait for a PostgreSQL connection (DISCUSS_PG_CONNECT_TIMEOUT, default 5):
-    the library tries 10 times, so this bounds how long a stopped database blocks a caller."""
-    return os.environ.get("DISCUSS_PG_CONNECT_TIMEOUT") or "5"
-
-
 @dataclass(frozen=True)
 class Database:
     url: str
@@ -67,10 +61,6 @@ class Database:
         raise ValueError(
             f"DISCUSS_DATABASE_URL must start with sqlite:/// or postgresql://, got {url!r}"
         )
-
-    @classmethod
-    def from_env(cls) -> Database:
-        return cls.from_url(os.environ.get("DISCUSS_DATABASE_URL", DEFAULT_DATABASE_URL))
 
     def library_env(
         self, *, create_table: bool = False, connect_timeout: int = DEFAULT_PG_CONNECT_TIMEOUT

@@ -1,75 +1,52 @@
-"""Per-process objects of the web app, built lazily after any fork (gunicorn), and
-the write hook that keeps projections fresh: in the embedded default the web
-process runs the projection runner itself and nudges it after each write; when
-scaled out it enqueues a deduplicated RQ catch-up job.
+"""The web app's per-process objects, from the bootstrap (workers/bootstrap.py): built
+lazily on first use, after any fork (gunicorn), with what keeps the projections fresh
+after a write (the embedded runner, or catch-up jobs on RQ when scaled out).
 """
 
 from __future__ import annotations
-
-import os
-import threading
 
 from flask import current_app
 from redis import Redis
 
 from domain.settings import Settings
-from workers.jobs import enqueue_catch_up
-from workers.runner import BackgroundRunner
-from workers.services import Services, services_for
+from workers.bootstrap import BackgroundRunner, Services, built_services, services_for
 
 
 class Runtime:
-    def __init__(self, config: Settings):
-        self.config = config
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        self.runner: BackgroundRunner | None = None
-        self.redis: Redis | None = None
-
-    def _ensure(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            services = services_for(self.config.database)
-            if self.config.redis_url:
-                self.redis = Redis.from_url(
-                    self.config.redis_url, socket_timeout=1, socket_connect_timeout=1
-                )
-            if self.config.embedded_runner:
-                self.runner = BackgroundRunner(services.engine, interval=0.5)
-                # Catch up once before serving, so a fresh start never shows an empty view.
-                self.runner.run_once()
-                self.runner.start()
-            self._pid = os.getpid()
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
     @property
     def services(self) -> Services:
-        self._ensure()
-        return services_for(self.config.database)
+        return services_for(self.settings, serving=True)
+
+    @property
+    def _built(self) -> Services | None:
+        return built_services(self.settings, serving=True)
+
+    @property
+    def runner(self) -> BackgroundRunner | None:
+        """The embedded runner, if this process has built its services yet."""
+        return self._built.runner if self._built is not None else None
+
+    @property
+    def redis(self) -> Redis | None:
+        """The catch-up jobs' Redis, if this process has built its services yet."""
+        return self._built.redis if self._built is not None else None
 
     def after_write(self, position: int) -> None:
-        self._ensure()
-        if self.runner is not None:
-            self.runner.nudge()
-        if self.redis is not None:
-            enqueue_catch_up(self.redis)
+        self.services.after_write(position)
 
     def wait_for(self, position: int | None, timeout: float | None = None) -> bool:
         """Wait (bounded) until the projections have applied `position`."""
         if not position:
             return True
-        nudge = self.runner.nudge if self.runner is not None else None
-        return self.services.engine.wait_for(
-            position,
-            timeout=self.config.read_wait_seconds if timeout is None else timeout,
-            nudge=nudge,
-        )
+        return self.services.wait_for(position, timeout)
 
     def stop(self) -> None:
-        if self.runner is not None:
-            self.runner.stop()
+        built = self._built
+        if built is not None:
+            built.stop()
 
 
 def runtime() -> Runtime:

@@ -26,24 +26,15 @@ import click
 import orjson
 
 from domain.model import Author, Comment
-from domain.settings import Database
 from projections import hash_chain, visibility
 from projections.audit_log import comment_of, thread_of, type_name
 from projections.engine import ProjectionFailed, iso
-from projections.registry import build_engine
-from projections.setup import open_application
 from projections.visibility import RECORD, SHOWN, Opening, Verdict
+from workers.bootstrap import command_services
 from workers.history_import import OPENED, WITHHELD, content_of
 
 # Events whose content is opened together (one read of decisions and keys).
 OPEN_CHUNK = 500
-
-
-def _database() -> Database:
-    try:
-        return Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
 
 
 def _progress_bar(enabled: bool | None, total: int, what: str) -> Any:
@@ -240,10 +231,8 @@ def export(thread: str | None, output: str, open_content: bool, progress: bool |
             thread = str(UUID(thread))
         except ValueError:
             raise click.BadParameter(f"{thread!r} is not a UUID", param_hint="--thread") from None
-    database = _database()
-    app = open_application(database)
-    engine = build_engine(app, database)
-    try:
+    with command_services() as services:
+        app, engine = services.app, services.engine
         if open_content:
             try:
                 engine.catch_up("decisions")  # today's erasures, for the policy
@@ -277,9 +266,6 @@ def export(thread: str | None, output: str, open_content: bool, progress: bool |
                 " reach, and delete it once imported",
                 err=True,
             )
-    finally:
-        engine.store.close()
-        app.close()
     if errors:
         shown = ", ".join(map(str, errors[:10])) + (" ..." if len(errors) > 10 else "")
         click.echo(
@@ -313,10 +299,8 @@ def _checkpoint(ctx, param, values: tuple[str, ...]) -> list[hash_chain.Checkpoi
 )
 def verify(checkpoints: list[hash_chain.Checkpoint], progress: bool | None) -> None:
     """Check the event log against its hash chain (and checkpoints): exit 1 if tampered."""
-    database = _database()
-    app = open_application(database)
-    engine = build_engine(app, database)
-    try:
+    with command_services() as services:
+        app, engine = services.app, services.engine
         head = app.recorder.max_notification_id() or 0
         with _progress_bar(progress, head, "verify") as bar:
             done = {"last": 0}
@@ -326,9 +310,6 @@ def verify(checkpoints: list[hash_chain.Checkpoint], progress: bool | None) -> N
                 done["last"] = position
 
             result = hash_chain.verify(app, engine, checkpoints, on_event=advance)
-    finally:
-        engine.store.close()
-        app.close()
     if result.ok:
         click.echo(f"OK: {result.message}")
         click.echo(f"head: {result.head}:{result.head_link}")

@@ -1,6 +1,8 @@
 """The operator command line: `discuss --help`.
 
-Reads DISCUSS_DATABASE_URL (default: the embedded SQLite file) like every process.
+Reads the settings (DISCUSS_DATABASE_URL, default: the embedded SQLite file, and the
+rest: README, Configuration) once per invocation, and builds what a command needs with
+the bootstrap (workers/bootstrap.py).
 """
 
 from __future__ import annotations
@@ -13,20 +15,13 @@ import click
 from domain.errors import DomainError
 from domain.model import MEMBER, MODERATOR, OPERATOR_ID
 from domain.sealing import MasterKeyError
-from domain.settings import Database
-from projections.setup import initialise, open_application
+from projections.setup import initialise
 from workers.audit_cli import export, verify
+from workers.bootstrap import command_services, command_settings
 from workers.erasure_cli import COMMANDS as ERASURE_COMMANDS
 from workers.history_cli import export_thread_command, import_history_command
 from workers.importing.cli import import_group
 from workers.rebuild_cli import rebuild_command
-
-
-def _database() -> Database:
-    try:
-        return Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
 
 
 class DomainErrorsAsUsage(click.Group):
@@ -52,9 +47,9 @@ def main() -> None:
 @main.command("init-db")
 def init_db() -> None:
     """Create the event store's and the projections' tables (safe to run again)."""
-    database = _database()
-    initialise(database)
-    click.echo(f"initialised {database.backend} store")
+    settings = command_settings()
+    initialise(settings)
+    click.echo(f"initialised {settings.database.backend} store")
 
 
 @main.command("register")
@@ -62,8 +57,8 @@ def init_db() -> None:
 @click.option("--moderator", is_flag=True, help="Register a moderator instead of a member.")
 def register(name: str, moderator: bool) -> None:
     """Register an author and print its token (shown once; only a hash is kept)."""
-    app = open_application(_database())
-    reg = app.register_author(name, MODERATOR if moderator else MEMBER)
+    with command_services() as services:
+        reg = services.app.register_author(name, MODERATOR if moderator else MEMBER)
     click.echo(f"author id: {reg.author_id}\nrole: {reg.role}\ntoken: {reg.token}")
 
 
@@ -73,8 +68,8 @@ def register(name: str, moderator: bool) -> None:
 @click.option("--body", help="The post's text.")
 def open_thread(title: str, key: str | None, body: str | None) -> None:
     """Open a thread as the operator."""
-    app = open_application(_database())
-    opened = app.open_thread(OPERATOR_ID, title, key=key, body=body)
+    with command_services() as services:
+        opened = services.app.open_thread(OPERATOR_ID, title, key=key, body=body)
     click.echo(f"thread id: {opened.thread_id}\nposition: {opened.position}")
 
 
@@ -83,7 +78,8 @@ def load_demo() -> None:
     """Load the demo thread (28 comments) unless it is there already."""
     from workers.seed import load_seed
 
-    result = load_seed(open_application(_database()))
+    with command_services() as services:
+        result = load_seed(services.app)
     state = f"loaded {result.comments} comments" if result.created else "already loaded"
     click.echo(f"demo thread {result.thread_id}: {state}")
 
@@ -94,9 +90,8 @@ def status(as_json: bool) -> None:
     """Each projection's position, the head of the log, and the lag."""
     import json
 
-    from workers.services import services_for
-
-    rows = [s.as_dict() for s in services_for(_database()).engine.status()]
+    with command_services() as services:
+        rows = [s.as_dict() for s in services.engine.status()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -113,11 +108,10 @@ def status(as_json: bool) -> None:
 @main.command("catch-up")
 def catch_up() -> None:
     """Bring every projection up to the head of the log once, then exit."""
-    from workers.services import services_for
-
-    engine = services_for(_database()).engine
-    for name in engine.projections:
-        click.echo(f"{name}: applied {engine.catch_up(name)} events")
+    with command_services() as services:
+        engine = services.engine
+        for name in engine.projections:
+            click.echo(f"{name}: applied {engine.catch_up(name)} events")
 
 
 @main.command("sweep")
@@ -126,16 +120,16 @@ def sweep(interval: float) -> None:
     """Catch every projection up periodically, forever: heals projections when a
     catch-up job was never enqueued (e.g. Redis was down at the moment of a write)."""
     from workers.runner import BackgroundRunner
-    from workers.services import services_for
 
-    runner = BackgroundRunner(services_for(_database()).engine, interval=interval)
-    click.echo(f"sweeping every {interval}s; Ctrl-C to stop")
-    try:
-        runner.start()
-        while True:
-            runner._thread.join(3600)
-    except KeyboardInterrupt:
-        runner.stop()
+    with command_services() as services:
+        runner = BackgroundRunner(services.engine, interval=interval)
+        click.echo(f"sweeping every {interval}s; Ctrl-C to stop")
+        try:
+            runner.start()
+            while True:
+                runner._thread.join(3600)
+        except KeyboardInterrupt:
+            runner.stop()
 
 
 def _uuid(value: str) -> UUID:

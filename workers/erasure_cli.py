@@ -18,27 +18,12 @@ from uuid import UUID
 import click
 
 from domain.model import ERASURE_BASES, OPERATOR_ID
-from domain.sealing import MasterKey, MasterKeyError
-from domain.settings import Database
-from projections.setup import open_application
+from domain.sealing import MasterKey
+from workers.bootstrap import command_services
 
 BASIS_HELP = "Why, shown publicly in the erasure ledger: " + "; ".join(
     f"{basis} ({words})" for basis, words in ERASURE_BASES.items()
 )
-
-
-def _database() -> Database:
-    try:
-        return Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-
-
-def _open(database: Database):
-    try:
-        return open_application(database)
-    except MasterKeyError as error:
-        raise click.ClickException(str(error)) from None
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -61,8 +46,8 @@ def _basis_option():
 def erase_author_command(author_id: str, basis: str, yes: bool) -> None:
     """Erase an author's account and every comment they wrote, for good."""
     author_uuid = _uuid(author_id, "AUTHOR_ID")
-    app = _open(_database())
-    try:
+    with command_services() as services:
+        app = services.app
         author = app.get_author(author_uuid)  # AuthorNotFound: one line, exit 1
         owner = str(author_uuid)
         comments = app.vault.comments_of(owner)
@@ -77,8 +62,6 @@ def erase_author_command(author_id: str, basis: str, yes: bool) -> None:
         already = author.erased
         changed = app.erase_author(OPERATOR_ID, author_uuid, basis)
         destroyed = keys_before - app.vault.live_keys(owner_id=owner)
-    finally:
-        app.close()
     state = " (the account was erased already: its rest finished)" if already else ""
     click.echo(f"erased author {author_uuid}{state}")
     click.echo(f"comments: {len(comments)}")
@@ -93,15 +76,13 @@ def erase_author_command(author_id: str, basis: str, yes: bool) -> None:
 def erase_comment_command(comment_id: str, basis: str) -> None:
     """Erase one comment (every revision of it) for good: a takedown by the operator."""
     comment_uuid = _uuid(comment_id, "COMMENT_ID")
-    app = _open(_database())
-    try:
+    with command_services() as services:
+        app = services.app
         comment = app.get_comment(comment_uuid)  # CommentNotFound: one line, exit 1
         already = comment.erased
         keys_before = app.vault.live_keys(comment_id=str(comment_uuid))
         changed = app.erase_comment(OPERATOR_ID, comment_uuid, basis)
         destroyed = keys_before - app.vault.live_keys(comment_id=str(comment_uuid))
-    finally:
-        app.close()
     state = " (erased already: nothing new recorded)" if already else ""
     click.echo(f"erased comment {comment_uuid}{state}")
     click.echo(f"keys destroyed: {destroyed}")

@@ -30,20 +30,11 @@ from uuid import UUID
 import click
 from tqdm import tqdm
 
-from domain.settings import Database
 from projections import queries
 from projections.engine import ProjectionFailed
-from projections.registry import build_engine
-from projections.setup import open_application
 from projections.thread_export import export_thread_state
+from workers.bootstrap import command_services
 from workers.history_import import BATCH_LINES, HistoryImportError, import_history
-
-
-def _database() -> Database:
-    try:
-        return Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
 
 
 @click.command("import-history")
@@ -64,9 +55,8 @@ def _database() -> Database:
 )
 def import_history_command(file: str, verify: bool, batch_size: int) -> None:
     """Import an event history exported by `discuss export --open` into a new store."""
-    database = _database()
-    app = open_application(database)
-    try:
+    with command_services() as services:
+        app = services.app
         with ExitStack() as stack:
             if file == "-":
                 source, total = sys.stdin.buffer, None
@@ -102,8 +92,6 @@ def import_history_command(file: str, verify: bool, batch_size: int) -> None:
                 bar.close()
                 click.echo(f"error: {file}, {error.message}", err=True)
                 sys.exit(1)
-    finally:
-        app.close()
     click.echo(f"imported history from {'standard input' if file == '-' else file}")
     for line in summary.lines_of_text():
         click.echo(f"  {line}")
@@ -126,10 +114,8 @@ def import_history_command(file: str, verify: bool, batch_size: int) -> None:
 @click.option("--site", default=None, help='The "site" to name in the file (not stored).')
 def export_thread_command(thread: str, output: str, site: str | None) -> None:
     """Write a thread's current state (by id or key) as nested JSON: author, text, replies."""
-    database = _database()
-    app = open_application(database)
-    engine = build_engine(app, database)
-    try:
+    with command_services() as services:
+        engine = services.engine
         try:
             engine.catch_up("threads")
             engine.catch_up("decisions")
@@ -142,9 +128,6 @@ def export_thread_command(thread: str, output: str, site: str | None) -> None:
         except queries.NotInView as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)
-    finally:
-        engine.store.close()
-        app.close()
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
         click.echo(text, nl=False)

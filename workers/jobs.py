@@ -3,8 +3,8 @@
 A job means "catch up from where you are", never "apply event N": RQ tops out at a
 few hundred jobs per second, and a catch-up applies any number of events.
 
-The queue is `projections` unless DISCUSS_QUEUE names another (one Redis can then
-serve several deployments, or tests). Enqueueing is deduplicated per queue: while a
+The queue is settings.queue: `projections` unless DISCUSS_QUEUE names another (one
+Redis can then serve several deployments, or tests). Enqueueing is deduplicated per queue: while a
 job is waiting, a burst of writes enqueues nothing more; a job clears the mark when
 it starts, so a write during the job enqueues the next one.
 """
@@ -12,25 +12,17 @@ it starts, so a write during the job enqueues the next one.
 from __future__ import annotations
 
 import logging
-import os
 
 from redis import Redis
 from rq import Queue
 from rq.job import get_current_job
 
-from workers.services import services_for
+from domain.settings import DEFAULT_QUEUE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUEUE = "projections"
-QUEUE_NAME = os.environ.get("DISCUSS_QUEUE") or DEFAULT_QUEUE
 PENDING_KEY = "discuss:catch-up:pending"  # of the default queue; see pending_key()
 PENDING_TTL = 30  # seconds; a lost job stops blocking new ones after this
-
-
-def queue_name() -> str:
-    """The catch-up queue's name, read from the environment now."""
-    return os.environ.get("DISCUSS_QUEUE") or DEFAULT_QUEUE
 
 
 def pending_key(queue: str) -> str:
@@ -40,7 +32,9 @@ def pending_key(queue: str) -> str:
 def catch_up(projection: str | None = None) -> dict[str, int]:
     """Catch one projection (or all) up with the log. A projection that fails does
     not stop the others; the job then fails loudly with the first ProjectionFailed."""
-    services = services_for()
+    from workers.bootstrap import services_for  # (the bootstrap imports this module)
+
+    services = services_for()  # this worker process's, from its settings
     job = get_current_job()
     if job is not None:
         # Clear the pending mark first, so that a write during this job enqueues another.
@@ -53,12 +47,12 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
     return applied
 
 
-def enqueue_catch_up(redis: Redis, queue: str | None = None) -> bool:
-    """Enqueue one catch-up job unless one is already waiting. Returns True if enqueued.
+def enqueue_catch_up(redis: Redis, queue: str) -> bool:
+    """Enqueue one catch-up job on `queue` (settings.queue) unless one is already
+    waiting. Returns True if enqueued.
 
     Never raises: the write that calls this has already succeeded, and the periodic
     sweep heals the projections if Redis is down now."""
-    queue = queue or queue_name()
     try:
         if not redis.set(pending_key(queue), "1", nx=True, ex=PENDING_TTL):
             return False

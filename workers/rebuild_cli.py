@@ -10,9 +10,9 @@ import sys
 
 import click
 
-from domain.settings import Database
 from projections.engine import ProjectionFailed
 from projections.rebuild import REBUILD_PAGE_SIZE, Plan, rebuild
+from workers.bootstrap import command_services
 
 
 @click.command("rebuild")
@@ -30,24 +30,18 @@ from projections.rebuild import REBUILD_PAGE_SIZE, Plan, rebuild
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def rebuild_command(names: tuple[str, ...], all_: bool, page_size: int, grace: float, quiet: bool):
     """Rebuild projection NAME (or --all) from the first event, then switch atomically."""
-    from workers.services import services_for
-
-    try:
-        database = Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    engine = services_for(database).engine
-    known = list(engine.projections)
-    if all_:
-        names = tuple(known)
-    if not names:
-        raise click.UsageError(f"name a projection ({', '.join(known)}) or use --all")
-    unknown = [n for n in names if n not in engine.projections]
-    if unknown:
-        raise click.UsageError(f"unknown projection {unknown[0]!r}; known: {', '.join(known)}")
-
-    for name in names:
-        _rebuild_one(engine, name, page_size, grace, quiet)
+    with command_services() as services:
+        engine = services.engine
+        known = list(engine.projections)
+        if all_:
+            names = tuple(known)
+        if not names:
+            raise click.UsageError(f"name a projection ({', '.join(known)}) or use --all")
+        unknown = [n for n in names if n not in engine.projections]
+        if unknown:
+            raise click.UsageError(f"unknown projection {unknown[0]!r}; known: {', '.join(known)}")
+        for name in names:
+            _rebuild_one(engine, name, page_size, grace, quiet)
 
 
 class _Progress:

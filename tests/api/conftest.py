@@ -20,7 +20,7 @@ from domain.application import Discussions
 from domain.model import MEMBER, MODERATOR
 from domain.settings import Database, Settings
 from web import create_app
-from workers.services import forget_services
+from workers.bootstrap import forget_services
 
 API = "/api/v1"
 

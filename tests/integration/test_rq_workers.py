@@ -22,12 +22,13 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.worker import SimpleWorker
 
 from domain.model import OPERATOR_ID
+from domain.settings import DEFAULT_QUEUE
 from projections.registry import build_engine
 from tests.conftest import REDIS_URL
 from tests.support.workload import generate
+from workers.bootstrap import forget_services
 from workers.jobs import enqueue_catch_up, pending_key
 from workers.runner import BackgroundRunner
-from workers.services import forget_services
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -82,7 +83,7 @@ def rq_worker(queue: str, *extra: str, timeout: float = 90) -> subprocess.Comple
 
 
 def test_a_burst_of_enqueues_makes_one_job(redis, queue_name):
-    results = [enqueue_catch_up(redis) for _ in range(50)]
+    results = [enqueue_catch_up(redis, queue_name) for _ in range(50)]
     assert results.count(True) == 1
     queue = Queue(queue_name, connection=redis)
     assert queue.count == 1
@@ -92,8 +93,8 @@ def test_a_burst_of_enqueues_makes_one_job(redis, queue_name):
 def test_a_simple_worker_catches_every_projection_up(app, engine, redis, env, queue_name):
     generate(app, 300, threads=3, batch=100)
     assert positions(engine) == {0}
-    assert enqueue_catch_up(redis) is True
-    assert enqueue_catch_up(redis) is False  # one is waiting already
+    assert enqueue_catch_up(redis, queue_name) is True
+    assert enqueue_catch_up(redis, queue_name) is False  # one is waiting already
     worker = SimpleWorker([Queue(queue_name, connection=redis)], connection=redis)
     assert worker.work(burst=True)
     assert positions(engine) == {app.head_position()}
@@ -101,7 +102,7 @@ def test_a_simple_worker_catches_every_projection_up(app, engine, redis, env, qu
     assert finished.count == 1
     # The job cleared the pending mark: the next write enqueues again.
     app.open_thread(OPERATOR_ID, "Later")
-    assert enqueue_catch_up(redis) is True
+    assert enqueue_catch_up(redis, queue_name) is True
 
 
 @pytest.mark.postgres
@@ -114,7 +115,7 @@ def test_an_rq_worker_process_catches_up(pg_database, redis, monkeypatch, queue_
     try:
         generate(app, 500, threads=3, batch=100)
         for _ in range(5):
-            enqueue_catch_up(redis)
+            enqueue_catch_up(redis, queue_name)
         result = rq_worker(queue_name, "--worker-class", "workers.rq_worker.CatchUpWorker")
         assert result.returncode == 0, result.stderr
         assert positions(engine) == {app.head_position()}
@@ -152,7 +153,7 @@ def test_a_failing_projection_fails_the_job_visibly(app, engine, redis, env, que
     app.open_thread(OPERATOR_ID, "Before")
     bad = insert_unknown_event(app)
     app.open_thread(OPERATOR_ID, "After")
-    assert enqueue_catch_up(redis)
+    assert enqueue_catch_up(redis, queue_name)
     SimpleWorker([Queue(queue_name, connection=redis)], connection=redis).work(burst=True)
     failed = FailedJobRegistry(queue_name, connection=redis)
     assert failed.count == 1
@@ -169,7 +170,7 @@ def test_writes_succeed_when_redis_is_down_and_the_sweep_heals(app, engine, capl
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="workers.jobs"):
         position = app.open_thread(OPERATOR_ID, "Written while Redis is down").position
-        assert enqueue_catch_up(down) is False
+        assert enqueue_catch_up(down, DEFAULT_QUEUE) is False
     assert time.monotonic() - started < 2
     assert any("could not enqueue" in r.getMessage() for r in caplog.records)
     assert positions(engine) == {0}
@@ -197,7 +198,7 @@ def test_the_sweep_command_heals_without_redis(pg_database):
     )
     try:
         generate(app, 200, threads=2, batch=50)
-        assert enqueue_catch_up(Redis.from_url(UNREACHABLE)) is False
+        assert enqueue_catch_up(Redis.from_url(UNREACHABLE), DEFAULT_QUEUE) is False
         assert engine.wait_for(app.head_position(), timeout=30)
     finally:
         sweeper.terminate()

@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from domain.model import MODERATOR
 from domain.settings import Database, Settings
 from web import create_app
+from workers.bootstrap import forget_services
 from workers.seed import DEMO_KEY, load_seed
-from workers.services import forget_services
 
 SEED_FILE = Path(__file__).resolve().parents[2] / "workers" / "data" / "seed-thread.json"
 THREAD_URL = f"/t/{DEMO_KEY}"

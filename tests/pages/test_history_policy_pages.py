@@ -20,7 +20,7 @@ from domain.model import MEMBER, MODERATOR, OPERATOR_ID
 from domain.settings import Database, Settings
 from tests.pages.conftest import page, send, text_of
 from web import create_app
-from workers.services import forget_services
+from workers.bootstrap import forget_services
 
 DAY = r"\d{1,2} [A-Z][a-z]+ \d{4}"
 SEALED = re.compile(r"\x1es1:|s1:[0-9a-f]{32}:")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from workers.services import services_for
+from workers.bootstrap import services_for
 
 
 def services_identity() -> list[int]:

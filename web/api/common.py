@@ -17,8 +17,7 @@ from domain.settings import Settings
 from web import limiter
 from web.auth import COOKIE_NAME, token_from_request
 from web.errors import ApiError
-from web.runtime import runtime
-from workers.services import Services
+from web.runtime import Services, runtime
 
 NO_STORE = "no-store"
 JSON_TYPES = ("application/json",)

@@ -15,8 +15,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from domain.settings import Database
-from projections.setup import open_application
+from workers.bootstrap import command_services
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError, ImportSummary
 
@@ -55,46 +54,41 @@ def remark42(file: Path) -> None:
 
 
 def _run(file: Path, source_format: str, **options) -> None:
-    try:
-        database = Database.from_env()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    app = open_application(database)
-    bar = tqdm(
-        total=file.stat().st_size,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=f"importing {file.name}",
-        file=sys.stderr,
-        disable=None,
-        leave=False,
-    )
-
-    def on_thread(summary: ImportSummary) -> None:
-        bar.set_postfix(
-            threads=summary.threads_created + summary.threads_extended,
-            comments=summary.comments,
-            refresh=False,
+    with command_services() as services:
+        bar = tqdm(
+            total=file.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=f"importing {file.name}",
+            file=sys.stderr,
+            disable=None,
+            leave=False,
         )
 
-    try:
-        summary = import_file(
-            app,
-            file,
-            source_format,
-            progress=bar.update,
-            on_thread=on_thread,
-            operator=_operator(),
-            **options,
-        )
-    except ImportFormatError as error:
-        bar.close()
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
-    finally:
-        bar.close()
-        app.close()
+        def on_thread(summary: ImportSummary) -> None:
+            bar.set_postfix(
+                threads=summary.threads_created + summary.threads_extended,
+                comments=summary.comments,
+                refresh=False,
+            )
+
+        try:
+            summary = import_file(
+                services.app,
+                file,
+                source_format,
+                progress=bar.update,
+                on_thread=on_thread,
+                operator=_operator(),
+                **options,
+            )
+        except ImportFormatError as error:
+            bar.close()
+            click.echo(f"error: {error}", err=True)
+            sys.exit(1)
+        finally:
+            bar.close()
     click.echo(f"imported {file} ({source_format})")
     for line in summary.lines():
         click.echo(f"  {line}")
