@@ -22,6 +22,10 @@ CONTRACTS = (
     "The domain knows nothing of Flask, RQ, Redis or marshmallow",
     "Projections know nothing of Flask, RQ or marshmallow",
 )
+# Settings are read from the environment in one module only (domain/settings.py): each
+# entry point reads them once and passes them down.
+SETTINGS_MODULE = Path("domain/settings.py")
+ENVIRONMENT_READ = re.compile(r"\bos\.environ\b|\bgetenv\b|\bfrom os import\b.*\benviron\b")
 
 
 def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
@@ -94,3 +98,35 @@ def test_the_web_runs_no_sql_of_its_own():
         if pattern.search(line)
     ]
     assert offenders == [], "SQL in the web layer:\n" + "\n".join(offenders)
+
+
+def environment_reads(root: Path) -> list[str]:
+    """`path:line: text` of every line of the packages that reads the environment,
+    outside domain/settings.py."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            relative = path.relative_to(root)
+            if relative == SETTINGS_MODULE:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if ENVIRONMENT_READ.search(line):
+                    found.append(f"{relative}:{number}: {line.strip()}")
+    return found
+
+
+def test_only_the_settings_module_reads_the_environment():
+    assert environment_reads(ROOT) == []
+
+
+def test_the_environment_check_catches_a_read(tmp_path):
+    for package in PACKAGES:
+        (tmp_path / package).mkdir()
+    (tmp_path / "domain" / "settings.py").write_text("import os\nos.environ.get('X')\n")
+    (tmp_path / "web" / "a.py").write_text("import os\nos.environ.setdefault('X', '1')\n")
+    (tmp_path / "workers" / "b.py").write_text("from os import getenv\n")
+    (tmp_path / "projections" / "c.py").write_text("value = request.environ.get('X')\n")
+    assert environment_reads(tmp_path) == [
+        "workers/b.py:1: from os import getenv",
+        "web/a.py:2: os.environ.setdefault('X', '1')",
+    ]
