@@ -484,10 +484,12 @@ def thread_span(engine: Engine, thread_id: str) -> dict[str, Any] | None:
     )
 
 
-def state_at(engine: Engine, thread_id: str, position: int) -> ThreadState:
+def state_at(
+    engine: Engine, thread_id: str, position: int, span: dict[str, Any] | None = None
+) -> ThreadState:
     """The thread as it was at `position`; NotInView if unknown, NotYetOpened if it was
-    opened later."""
-    span = thread_span(engine, thread_id)
+    opened later. `span`: the thread's thread_span, when the caller has read it."""
+    span = span or thread_span(engine, thread_id)
     if span is None or span["opened_position"] is None:
         raise NotInView(f"no thread with id {thread_id}")
     if position < span["opened_position"]:
@@ -503,11 +505,15 @@ def _as_of(state: ThreadState) -> dict[str, Any]:
 
 
 def thread_page_as_of(
-    engine: Engine, thread_id: str, req: PageRequest, position: int
+    engine: Engine,
+    thread_id: str,
+    req: PageRequest,
+    position: int,
+    span: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """queries.thread_page's result as the thread was at `position`, plus
     "as_of": {"position": the thread's last event at or before it, "at": its time}."""
-    state = state_at(engine, thread_id, position)
+    state = state_at(engine, thread_id, position, span)
     page = page_from_state(state, req, engine)
     page["as_of"] = _as_of(state)
     return page

@@ -78,3 +78,18 @@ def test_the_first_pages_rest_is_counted_with_retracted_and_hidden_tops(app, eng
             last = page["page"]["next_cursor"]
             counted = rows.remaining(str(tree["thread"]), None, last, req)
             assert page["page"]["remaining_top_level"] == counted == 3 - limit
+
+
+def test_past_thread_pages_are_what_the_schema_dumps(app, engine):
+    """The as-of read dumps with orjson too (web/api/history.py), at every position."""
+    from projections import time_travel
+    from web.schemas_history import ThreadAsOfPage
+
+    tree = make_tree(app, make_people(app))
+    engine.catch_up_all()  # time travel and today's decisions too
+    thread_id = str(tree["thread"])
+    opened = time_travel.thread_span(engine, thread_id)["opened_position"]
+    for position in range(opened, app.head_position() + 1):
+        for req in REQUESTS:
+            page = time_travel.thread_page_as_of(engine, thread_id, req, position)
+            assert same_bytes(ThreadAsOfPage(), page), (position, req)

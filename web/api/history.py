@@ -34,7 +34,6 @@ from web.schemas_history import (
     CommentHistory,
     DiffQuery,
     ReadQuery,
-    ThreadAsOfPage,
     ThreadAsOfQuery,
     Timeline,
     TimelineQuery,
@@ -44,7 +43,6 @@ bp = Blueprint("history", __name__)
 
 TEXT_KINDS = ("posted", "edited")
 
-_as_of_schema = ThreadAsOfPage()
 _history_schema = CommentHistory()
 _diff_schema = CommentDiff()
 _timeline_schema = Timeline()
@@ -110,8 +108,10 @@ def thread_as_of_response(thread_id: str):
     req = page_request(args, moderator)
 
     def build() -> bytes:
-        page = time_travel.thread_page_as_of(eng, thread_id, req, effective)
-        return orjson.dumps(_as_of_schema.dump(page))
+        # ThreadAsOfPage's shape exactly (tests/api/test_dump_shape.py), as on the live
+        # path: dumped as it is, without marshmallow.
+        page = time_travel.thread_page_as_of(eng, thread_id, req, effective, span)
+        return orjson.dumps(page)
 
     def respond():
         # The thread's position now: every decision about its comments advances it.
