@@ -121,8 +121,14 @@ class Backend:
 # ---- servers ---------------------------------------------------------------------------
 
 
-def start_project(b: Backend, logs: str, servers: list[Server]) -> None:
+def start_project(
+    b: Backend, logs: str, servers: list[Server], extra_env: dict[str, str] | None = None
+) -> None:
+    """The project under gunicorn on b's store (+ an RQ worker on PostgreSQL); extra_env
+    is added to the environment of both (bench_sealing.py: DISCUSS_SEAL_CONTENT, a
+    Redis database of each store's own)."""
     env = app_env(b.database, redis=b.redis)
+    env.update(extra_env or {})
     port = free_port()
     b.server = Server(
         f"app-{b.name}",
@@ -142,7 +148,7 @@ def start_project(b: Backend, logs: str, servers: list[Server]) -> None:
                 "--worker-class",
                 "rq.worker.SimpleWorker",
                 "--url",
-                REDIS_URL,
+                env.get("DISCUSS_REDIS_URL", REDIS_URL),
                 "--logging_level",
                 "WARNING",
                 "projections",

@@ -254,7 +254,150 @@ def prepare_store(url: str, n_small: int, n_large: int, keys: tuple[str, str, st
     }
 
 
+@dataclass
+class History:
+    """What write_history wrote."""
+
+    authors: list = field(default_factory=list)  # author ids (UUID), in creation order
+    threads: list = field(default_factory=list)  # thread ids (UUID)
+    comments_by: dict = field(default_factory=dict)  # author id -> comments posted
+    events: int = 0
+    head: int = 0
+    seconds: float = 0.0
+    sealed: bool = False
+
+
+def write_history(
+    app,
+    *,
+    events: int | None = None,
+    comments: int | None = None,
+    threads: int = 200,
+    authors: int = 50,
+    posts: float = 0.60,
+    replies: float = 0.25,
+    batch: int = 1000,
+    seed: int = 7,
+    window: int = 200,
+    author_for=None,
+    progress=None,
+) -> History:
+    """A log written fast: `batch` aggregates per `app.save()` (one transaction each),
+    with personal content sealed exactly as the application's commands seal it when
+    `app.sealer` is set (domain/sealing.py: one fresh data key per event, for comment
+    texts and display names, stored with the events by the same save) and in clear
+    when it is not (DISCUSS_SEAL_CONTENT=off).
+
+    The authors (the first a moderator) and threads first, then until `events` events
+    (or `comments` new comments) are written: top-level posts, replies to one of the
+    thread's `window` latest comments, and edits of such a comment by its author, in
+    the shares `posts`, `replies` and the rest. Texts are those of `plan_thread` (the
+    demo thread's sentences, realistic lengths). `author_for(k, rng)` picks the author
+    (an index) of the k-th new comment; uniform by default."""
+    from collections import deque
+
+    from domain.model import MEMBER, MODERATOR, OPERATOR, Actor, Author, Comment, Thread
+
+    if (events is None) == (comments is None):
+        raise ValueError("give events or comments")
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    texts = [c.text for c in plan_thread(1000, seed=seed, max_tops=None).comments]
+    sealer = getattr(app, "sealer", None)
+    work = History(sealed=sealer is not None)
+    pending: list = []
+    keys: list = []
+    fresh: set = set()
+    in_batch: set = set()
+    live: dict = {}  # thread -> deque of its latest saved comments
+
+    def key(owner, comment_id, version: int):
+        return sealer.new_key(owner, comment_id, version) if sealer else None
+
+    def seal(k, value: str) -> str:
+        if k is None:
+            return value
+        keys.append(k.stored)
+        return k.seal(value)
+
+    def flush() -> None:
+        if not pending:
+            return
+        recordings = app.save(*pending, data_keys=list(keys)) if keys else app.save(*pending)
+        work.head = max(r.notification.id for r in recordings)
+        work.events += len(recordings)
+        for aggregate in pending:
+            if isinstance(aggregate, Comment) and aggregate.id in fresh:
+                live.setdefault(aggregate.thread_id, deque(maxlen=window)).append(aggregate)
+        pending.clear()
+        keys.clear()
+        fresh.clear()
+        in_batch.clear()
+        if progress:
+            progress(work.events)
+
+    actors = []
+    for number in range(authors):
+        author_id = uuid.uuid4()
+        role = MODERATOR if number == 0 else MEMBER
+        name = seal(key(author_id, None, 1), f"{rng.choice(_FIRST)} {rng.choice(_LAST)} {number}")
+        pending.append(Author.register(name=name, role=role, token_hash="x", author_id=author_id))
+        actors.append(Actor(author_id, role))
+        work.authors.append(author_id)
+        work.comments_by[author_id] = 0
+    for number in range(threads):
+        thread = Thread.open(title=f"thread {number}", body=None, key=None, actor_id=OPERATOR.id)
+        pending.append(thread)
+        work.threads.append(thread.id)
+    flush()
+
+    count, posted = authors + threads, 0
+    while (events is not None and count < events) or (comments is not None and posted < comments):
+        dice = rng.random()
+        thread_id = rng.choice(work.threads)
+        known = live.get(thread_id)
+        text = f"{count} {rng.choice(texts)}"
+        if dice < posts + replies or not known:
+            parent = rng.choice(known) if known and dice >= posts else None
+            actor = actors[author_for(posted, rng) if author_for else rng.randrange(authors)]
+            comment_id = uuid.uuid4()
+            comment = Comment.post(
+                thread_id=thread_id,
+                parent_id=parent.id if parent else None,
+                author_id=actor.id,
+                text=seal(key(actor.id, comment_id, 1), text),
+                comment_id=comment_id,
+            )
+            fresh.add(comment.id)
+            work.comments_by[actor.id] += 1
+            posted += 1
+        else:
+            comment = rng.choice(known)
+            if comment.id in in_batch:  # one aggregate appears once per save()
+                continue
+            k = key(comment.author_id, comment.id, comment.version + 1)
+            comment.edit(seal(k, text), Actor(comment.author_id, MEMBER))
+        in_batch.add(comment.id)
+        pending.append(comment)
+        count += 1
+        if len(pending) >= batch:
+            flush()
+    flush()
+    work.seconds = time.perf_counter() - started
+    return work
+
+
 # ---- temporary stores ---------------------------------------------------------------------
+
+
+def ensure_master_key() -> None:
+    """A master key for the run in DISCUSS_MASTER_KEY unless one is set: a PostgreSQL
+    store cannot be initialised or opened without it (projections/setup.py). Set in
+    os.environ, so servers and child processes started afterwards share it."""
+    if not os.environ.get("DISCUSS_MASTER_KEY"):
+        from domain.sealing import MasterKey
+
+        os.environ["DISCUSS_MASTER_KEY"] = MasterKey.generate_text()
 
 
 @contextlib.contextmanager
@@ -263,6 +406,8 @@ def temp_store(backend: str) -> Iterator:
     here and dropped (WITH FORCE) on the way out."""
     from domain.settings import Database
     from projections.setup import initialise
+
+    ensure_master_key()
 
     if backend == "sqlite":
         tmp = tempfile.mkdtemp(prefix="discuss-bench-")
@@ -287,11 +432,11 @@ def temp_store(backend: str) -> Iterator:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def flush_bench_redis() -> None:
+def flush_bench_redis(url: str = REDIS_URL) -> None:
     from redis import Redis
 
     with contextlib.suppress(Exception):
-        Redis.from_url(REDIS_URL, socket_timeout=2).flushdb()
+        Redis.from_url(url, socket_timeout=2).flushdb()
 
 
 def catch_up(database) -> dict[str, int]:
