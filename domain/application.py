@@ -139,7 +139,7 @@ class Discussions(Application[UUID]):
         secret = tokens.new_secret()
         name = clean_name(name)
         author_id = author_id or uuid4()
-        key = self._key(author_id, None, 1)
+        key = self.data_key(author_id, None, 1)
         author = Author.register(
             name=key.seal(name),
             role=role,
@@ -288,7 +288,7 @@ class Discussions(Application[UUID]):
                 if client_key
                 else uuid4()
             )
-        key = self._key(author_id, comment_id, 1)
+        key = self.data_key(author_id, comment_id, 1)
         comment = Comment.post(
             thread_id=thread_id,
             parent_id=parent_id,
@@ -501,17 +501,24 @@ class Discussions(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, cls) else None
 
-    def _key(self, owner_id: UUID, comment_id: UUID | None, version: int) -> Any:
+    def data_key(self, owner_id: UUID, comment_id: UUID | None, version: int) -> Any:
+        """A fresh data key for the content of one event (domain/sealing.py): `.seal()`
+        its values, then save with `save_sealed`. Without sealing, values stay as they are."""
         if self.sealer is None:
             return _Plain
         return self.sealer.new_key(owner_id, comment_id, version)
+
+    def save_sealed(self, *aggregates, keys: Any = ()) -> list:
+        """`save` with the data keys of the saved events' sealed content, in its transaction."""
+        data_keys = [k.stored for k in keys if k.stored is not None]
+        return self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
 
     def _next_key(self, comment: Comment, *content: str | None) -> Any:
         """The data key of the comment's next event (its content belongs to the
         comment's author); none needed when the event carries no content."""
         if content and all(c is None for c in content):
             return _Plain
-        return self._key(comment.author_id, comment.id, comment.version + 1)
+        return self.data_key(comment.author_id, comment.id, comment.version + 1)
 
     def _destroy(self, **where: Any) -> None:
         if self.vault is not None:
@@ -520,10 +527,7 @@ class Discussions(Application[UUID]):
             )
 
     def _save(self, *aggregates, keys: Any = ()) -> int:
-        data_keys = [k.stored for k in keys if k.stored is not None]
-        recordings = (
-            self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
-        )
+        recordings = self.save_sealed(*aggregates, keys=keys)
         return max(r.notification.id for r in recordings)
 
     def _unchanged(self, aggregate) -> Changed:

@@ -174,6 +174,7 @@ class _Built:
     title: str
     aggregates: list[Aggregate]
     outcome: ThreadImported  # its position is set once saved
+    keys: list  # the data keys of the sealed content (domain/sealing.py)
 
     @property
     def events(self) -> int:
@@ -234,15 +235,21 @@ class ThreadImporter:
         queue, self._queue, self._queued_events = self._queue, [], 0
         self._queued_authors = set()
         aggregates = [a for built in queue for a in built.aggregates]
+        keys = [k for built in queue for k in built.keys]
         try:
-            return self._saved(queue, self.app.save(*aggregates) if aggregates else [])
+            saved = self.app.save_sealed(*aggregates, keys=keys) if aggregates else []
+            return self._saved(queue, saved)
         except IntegrityError:
             pass  # nothing was saved: read again, one thread at a time
         outcomes = []
         for built in queue:
             again = self._build(built.thread, built.key, built.title, assume_new=False)
             try:
-                recordings = self.app.save(*again.aggregates) if again.aggregates else []
+                recordings = (
+                    self.app.save_sealed(*again.aggregates, keys=again.keys)
+                    if again.aggregates
+                    else []
+                )
             except IntegrityError:
                 raise VersionConflict(
                     f"thread {built.key!r} was changed by someone else during its import"
@@ -314,7 +321,8 @@ class ThreadImporter:
         self._check_parents(thread_id, new_comments, present)
 
         aggregates: list[Aggregate] = []
-        authors = self._new_authors(new_comments)
+        keys: list = []
+        authors = self._new_authors(new_comments, keys)
         aggregates.extend(authors)
         if existing is None:
             aggregates.append(
@@ -328,23 +336,30 @@ class ThreadImporter:
                 raise ImportRejected(
                     f"comment {item.comment_id}: {error.message}", item.comment_id
                 ) from None
+            # Sealed like every command's content: one data key per event with content.
+            sealing = self.app.data_key(item.author_id, item.comment_id, 1)
+            keys.append(sealing)
             comment = Comment.post(
                 thread_id=thread_id,
                 parent_id=item.parent_id,
                 author_id=item.author_id,
-                text=text,
+                text=sealing.seal(text),
                 comment_id=item.comment_id,
                 at=item.at,
             )
             if item.retracted:
-                comment.retract(
-                    self.actor, clean_reason(item.retracted_reason, required=False), at=item.at
-                )
+                reason = clean_reason(item.retracted_reason, required=False)
+                if reason is not None:
+                    sealing = self.app.data_key(item.author_id, item.comment_id, 2)
+                    keys.append(sealing)
+                    reason = sealing.seal(reason)
+                comment.retract(self.actor, reason, at=item.at)
                 retracted += 1
             elif item.hidden_reason is not None:
-                comment.hide(
-                    self.actor, clean_reason(item.hidden_reason, required=True), at=item.at
-                )
+                reason = clean_reason(item.hidden_reason, required=True)
+                sealing = self.app.data_key(item.author_id, item.comment_id, 2)
+                keys.append(sealing)
+                comment.hide(self.actor, sealing.seal(reason), at=item.at)
                 hidden += 1
             aggregates.append(comment)
         outcome = ThreadImported(
@@ -357,7 +372,7 @@ class ThreadImporter:
             retracted=retracted,
             position=None,
         )
-        return _Built(thread, key, title, aggregates, outcome)
+        return _Built(thread, key, title, aggregates, outcome, keys)
 
     def _check_parents(
         self, thread_id: UUID, comments: Sequence[ImportedComment], present: set[UUID]
@@ -375,7 +390,7 @@ class ThreadImporter:
                     )
             earlier.add(comment.comment_id)
 
-    def _new_authors(self, comments: Sequence[ImportedComment]) -> list[Author]:
+    def _new_authors(self, comments: Sequence[ImportedComment], keys: list) -> list[Author]:
         first: dict[UUID, ImportedComment] = {}
         for comment in comments:
             if (
@@ -391,9 +406,11 @@ class ThreadImporter:
             if self._exists(author_id):
                 self._known_authors.add(author_id)
                 continue
+            sealing = self.app.data_key(author_id, None, 1)
+            keys.append(sealing)
             authors.append(
                 Author.register(
-                    name=clean_name(comment.author_name),
+                    name=sealing.seal(clean_name(comment.author_name)),
                     role=MEMBER,
                     token_hash=NO_TOKEN,
                     actor_id=self.actor.id,

@@ -12,7 +12,7 @@ import pytest
 from domain.application import Discussions
 from domain.imports import ImportRun
 from domain.model import OPERATOR_ID, RETRACTED, VISIBLE, Comment, Thread
-from tests.support.store import all_events, author_name, utc
+from tests.support.store import all_events, author_name, readable, stored_events, utc
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import RETRACTED_TEXT, comment_id
@@ -27,7 +27,7 @@ OLD_PODCAST = "http://radio-t.umputun.com/2011/03/229_8880.html"
 
 
 def post(app: Discussions, key: str, dsq_id: str) -> Comment:
-    return app.repository.get(comment_id("disqus", key, dsq_id))
+    return readable(app, app.repository.get(comment_id("disqus", key, dsq_id)))
 
 
 def without_lines(text: str, first: str, last: str) -> str:
@@ -91,7 +91,7 @@ def test_isso_export_threads_posts_deleted_placeholder_and_orphan(app):
     # A deleted post is a retracted placeholder that keeps its reply.
     deleted, kept_reply = post(app, HELLO, "9"), post(app, HELLO, "11")
     assert (deleted.state, deleted.text) == (RETRACTED, RETRACTED_TEXT)
-    posted, retracted = app.events.get(deleted.id)
+    posted, retracted = stored_events(app, deleted.id)
     assert isinstance(retracted, Comment.Retracted)
     assert (retracted.reason, retracted.actor_id) == ("deleted in source", OPERATOR_ID)
     assert retracted.timestamp == posted.timestamp == utc("2013-10-10 19:20:29")

@@ -60,7 +60,12 @@ def test_a_thread_its_authors_and_comments_are_saved_in_one_write(app: Discussio
         "Comment.Posted", "Comment.Hidden", "Comment.Posted", "Comment.Retracted",
     ]  # fmt: skip
     ann: Author = app.repository.get(item(1).author_id)
-    assert (ann.name, ann.role, ann.token_hash, ann.created_on) == ("Ann", MEMBER, NO_TOKEN, T0)
+    assert (app.display_name(ann), ann.role, ann.token_hash, ann.created_on) == (
+        "Ann",
+        MEMBER,
+        NO_TOKEN,
+        T0,
+    )
     opened = app.repository.get(Thread.id_for_key(KEY))
     assert (opened.created_on, opened.opened_by) == (T0, OPERATOR_ID)
     assert app.repository.get(cid(2)).state == HIDDEN
@@ -213,3 +218,29 @@ def test_an_import_run_records_who_what_which_file_and_the_counts(sqlite_app: Di
     run = sqlite_app.repository.get(event.originator_id)
     assert run.counts == {"threads_created": 2, "comments": 8}
     assert not isinstance(run, Comment)
+
+
+def test_imported_content_is_sealed_and_can_be_erased(app: Discussions):
+    """Imports seal texts, names and reasons like every command, so erasing an imported
+    author destroys their content too (it used to be stored in clear, out of reach)."""
+    from domain.sealing import is_sealed
+
+    ThreadImporter(app).import_thread(thread(
+        item(1),
+        item(2, parent=1, name="Bob", minutes=5, hidden_reason="pending in source"),
+        item(3, minutes=7, retracted=True, retracted_reason="deleted in source"),
+    ))  # fmt: skip
+    ann = item(1).author_id
+    for n in (1, 2, 3):
+        assert is_sealed(app.repository.get(cid(n)).text)
+    for event in app.events.get(cid(2)):
+        assert all(is_sealed(v) for v in (getattr(event, "reason", None),) if v is not None)
+    assert is_sealed(app.repository.get(ann).name)
+    assert app.opener.open(app.repository.get(cid(1)).text) == "comment 1"
+    assert app.vault.comments_of(str(ann)) == sorted([str(cid(1)), str(cid(3))])
+    app.erase_author(OPERATOR_ID, ann, "operator")
+    assert app.repository.get(cid(1)).erased and app.repository.get(cid(3)).erased
+    assert app.opener.open(app.repository.get(cid(1)).text) is not None
+    assert not isinstance(app.opener.open(app.repository.get(cid(1)).text), str)
+    assert app.display_name(app.repository.get(ann)) is None
+    assert app.opener.open(app.repository.get(cid(2)).text) == "comment 2"  # Bob's stays

@@ -15,6 +15,7 @@ from domain.application import Discussions
 from domain.model import RETRACTED, Comment, Thread
 from domain.settings import Database
 from projections.setup import open_application
+from tests.support.store import readable
 from workers.importing import remark42
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
@@ -37,7 +38,7 @@ def records() -> list[dict]:
 
 
 def stored(app: Discussions, source_id: str) -> Comment:
-    return app.repository.get(comment_id("remark42", PAGE, source_id))
+    return readable(app, app.repository.get(comment_id("remark42", PAGE, source_id)))
 
 
 def depth(app: Discussions, item: Comment) -> int:
@@ -73,7 +74,7 @@ def test_every_record_comes_in_with_its_parent_date_author_and_plain_text(app):
         parent = comment_id("remark42", PAGE, record["pid"]) if record["pid"] else None
         assert item.parent_id == parent, record["id"]
         assert item.created_on == datetime.fromisoformat(record["time"]), record["id"]
-        assert app.repository.get(item.author_id).name == record["user"]["name"]
+        assert app.display_name(app.repository.get(item.author_id)) == record["user"]["name"]
         assert "<p>" not in item.text and "<br>" not in item.text and "&#" not in item.text
     replies = [r for r in data if r["pid"]]
     assert len(replies) == 31

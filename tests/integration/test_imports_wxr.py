@@ -14,7 +14,7 @@ import pytest
 from domain.application import Discussions
 from domain.imports import ImportRun
 from domain.model import HIDDEN, OPERATOR_ID, VISIBLE, Author, Comment, Thread
-from tests.support.store import all_events, author_name, utc
+from tests.support.store import all_events, author_name, readable, stored_events, utc
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import comment_id
@@ -34,7 +34,7 @@ A11Y_PINGS = f"{A11Y_BASE}/2012/01/01/template-pingbacks-an-trackbacks/"
 
 
 def comment(app: Discussions, key: str, source_id: str) -> Comment:
-    return app.repository.get(comment_id("wxr", key, source_id))
+    return readable(app, app.repository.get(comment_id("wxr", key, source_id)))
 
 
 def depth(app: Discussions, item: Comment) -> int:
@@ -166,7 +166,7 @@ def test_a11y_export_nests_nine_deep_and_skips_pingbacks(app):
     assert depth(app, deepest) == 9
     chain, item = [], deepest
     while item.parent_id is not None:
-        item = app.repository.get(item.parent_id)
+        item = readable(app, app.repository.get(item.parent_id))
         chain.append(item.text.split("\n")[0])
     assert chain == [f"Comment Depth {n:02}" for n in range(9, 0, -1)]
     assert max(depth(app, app.repository.get(e.originator_id)) for _, e in all_events(app)
@@ -174,7 +174,7 @@ def test_a11y_export_nests_nine_deep_and_skips_pingbacks(app):
     assert comment(app, A11Y_TEMPLATE, "905").created_on == utc("2013-03-14 15:01:21")
     assert author_name(app, comment(app, A11Y_TEMPLATE, "905")) == "Jane Bloggs"
 
-    names = {app.repository.get(e.originator_id).name for _, e in all_events(app)
+    names = {app.display_name(app.repository.get(e.originator_id)) for _, e in all_events(app)
              if isinstance(e, Author.Registered)}  # fmt: skip
     assert names == {
         "Anon", "tellyworthtest2", "John Doe", "Anonymous User", "Jane Doe", "Jane Bloggs",
@@ -207,7 +207,7 @@ def test_a_comment_without_status_or_date_comes_in_hidden_dated_at_the_thread_st
     )
     # the page has no date; its earliest comment (168, GMT 00:49:03) starts the thread
     assert thread.created_on == anon.created_on == utc("2007-09-04 00:49:03")
-    posted, hidden = sqlite_app.events.get(anon.id)
+    posted, hidden = stored_events(sqlite_app, anon.id)
     assert isinstance(hidden, Comment.Hidden)
     assert (hidden.reason, hidden.actor_id) == ("no approval status in source", OPERATOR_ID)
     assert hidden.timestamp == posted.timestamp  # never visible here
@@ -232,9 +232,9 @@ def test_small_threads_share_a_write_and_no_thread_is_split(sqlite_app):
     saves: list[list[str]] = []
     save = sqlite_app.save
 
-    def counting_save(*aggregates):
+    def counting_save(*aggregates, **kwargs):
         saves.append([type(a).__name__ for a in aggregates])
-        return save(*aggregates)
+        return save(*aggregates, **kwargs)
 
     sqlite_app.save = counting_save
     summary = import_file(sqlite_app, A11Y, "wxr")
@@ -330,7 +330,7 @@ def test_pending_spam_trash_pings_other_types_and_empty_comments(sqlite_app, tmp
         return comment(sqlite_app, key, str(cid))
 
     assert get(2).state == HIDDEN
-    posted, hidden = sqlite_app.events.get(get(2).id)
+    posted, hidden = stored_events(sqlite_app, get(2).id)
     assert (hidden.reason, hidden.timestamp) == ("pending in source", posted.timestamp)
     assert get(11).state == HIDDEN
     assert get(4).parent_id == get(1).id
