@@ -40,19 +40,16 @@ import os
 import pstats
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
-from domain.settings import Database  # noqa: E402
+from common import temp_store  # noqa: E402
+
 from projections.rebuild import (  # noqa: E402
     create_read_indexes,
     drop_generation,
@@ -60,35 +57,14 @@ from projections.rebuild import (  # noqa: E402
     rebuild,
 )
 from projections.registry import build_engine  # noqa: E402
-from projections.setup import initialise, open_application  # noqa: E402
+from projections.setup import open_application  # noqa: E402
 from tests.support.workload import generate  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 MINE = ("threads", "revisions", "authors")
 
 
 def nproc() -> int:
     return len(os.sched_getaffinity(0))
-
-
-@contextmanager
-def fresh_database(backend: str):
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-catch-up-") as directory:
-            database = Database.from_url(f"sqlite:///{directory}/discuss.db")
-            initialise(database)
-            yield database
-        return
-    name = f"bench_catch_up_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-        initialise(database)
-        yield database
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def write_log(app, events: int, batch: int) -> float:
@@ -195,7 +171,7 @@ def projection_round(
 
 def run_backend(backend: str, args) -> None:
     print(f"\n== {backend}: {args.events:,} events, pages of {args.page_size}")
-    with fresh_database(backend) as database:
+    with temp_store(backend) as database:
         app = open_application(database)
         engine = build_engine(app, database)
         try:
@@ -274,7 +250,7 @@ def run_backend(backend: str, args) -> None:
 def rebuild_million(args) -> None:
     events = 1_000_000
     print(f"\n== postgres: rebuild of the thread view over {events:,} events")
-    with fresh_database("postgres") as database:
+    with temp_store("postgres") as database:
         app = open_application(database)
         engine = build_engine(app, database)
         try:

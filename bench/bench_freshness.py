@@ -31,14 +31,13 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
+from common import temp_store  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
 
@@ -49,25 +48,10 @@ from projections.setup import initialise, open_application  # noqa: E402
 from workers.jobs import enqueue_catch_up  # noqa: E402
 from workers.runner import BackgroundRunner  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 # A Redis database index of its own, flushed before and after.
 REDIS_URL = os.environ.get("DISCUSS_FRESHNESS_REDIS", "redis://127.0.0.1:6379/15")
 RQ = str(Path(sys.executable).parent / "rq")
 TARGETS = {"scaled": 0.100, "embedded": 0.050}
-
-
-@contextmanager
-def postgres_database():
-    name = f"bench_fresh_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-        initialise(database)
-        yield database
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Watcher(threading.Thread):
@@ -152,7 +136,7 @@ def scaled(args) -> None:
     redis = Redis.from_url(REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
     redis.flushdb()
     queue = f"bench-fresh-{uuid.uuid4().hex[:6]}"
-    with postgres_database() as database:
+    with temp_store("postgres") as database:
         env = {**os.environ, "DISCUSS_DATABASE_URL": database.url, "DISCUSS_QUEUE": queue}
         command = [RQ, "worker", "--worker-class", "workers.rq_worker.CatchUpWorker"]
         command += ["--url", REDIS_URL, "--quiet", queue]

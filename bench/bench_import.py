@@ -21,6 +21,7 @@ PostgreSQL: DISCUSS_BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -37,7 +38,6 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN_URL = os.environ.get("DISCUSS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORDS = [
     "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "comment", "reply", "thread",
     "discussion", "about", "this", "post", "really", "think", "agree", "disagree", "because",
@@ -220,37 +220,20 @@ def _case_main(args: list[str]) -> None:
 
 
 class Store:
-    """A fresh, initialised event store for one case; removed afterwards."""
+    """A fresh, initialised event store for one case (bench/common.py temp_store); its
+    URL, removed afterwards. `directory` is unused: temp_store makes its own."""
 
     def __init__(self, backend: str, directory: Path):
         self.backend = backend
-        self.directory = directory
-        self.name = f"bench_import_{uuid.uuid4().hex[:10]}"
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> str:
-        from domain.settings import Database
-        from projections.setup import initialise
+        from common import temp_store
 
-        if self.backend == "sqlite":
-            self.url = f"sqlite:///{self.directory / (self.name + '.db')}"
-        else:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{self.name}"
-        initialise(Database.from_url(self.url))
-        return self.url
+        return self._stack.enter_context(temp_store(self.backend)).url
 
     def __exit__(self, *exc) -> None:
-        if self.backend == "sqlite":
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.directory / self.name}.db{suffix}").unlink(missing_ok=True)
-        else:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._stack.close()
 
 
 def mean_text_length(path: Path, sample: int = 2000) -> int:

@@ -36,9 +36,7 @@ import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import NamedTuple
 from uuid import UUID, uuid4
 
 import psycopg
+from common import temp_store
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
@@ -65,21 +64,9 @@ WARMUP = 20
 # ---- stores ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def fresh_store(backend: str) -> Iterator[Database]:
-    """An empty store: a temporary SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-writes-") as tmp:
-            yield Database.from_url(f"sqlite:///{tmp}/bench.db")
-        return
-    name = f"discuss_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def fresh_store(backend: str):
+    """An empty, uninitialised store (bench/common.py temp_store)."""
+    return temp_store(backend, initialised=False)
 
 
 def pg_connect(database: Database, **kwargs) -> psycopg.Connection:

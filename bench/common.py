@@ -401,11 +401,12 @@ def ensure_master_key() -> None:
 
 
 @contextlib.contextmanager
-def temp_store(backend: str) -> Iterator:
-    """An initialised, empty store: a temp SQLite file, or a PostgreSQL database created
-    here and dropped (WITH FORCE) on the way out."""
+def temp_store(backend: str, initialised: bool = True) -> Iterator:
+    """An empty store (initialised unless told not): a temp SQLite file, or a PostgreSQL
+    database made by the tests' helper (tests/support/databases.py) and dropped after."""
     from domain.settings import Database
     from projections.setup import initialise
+    from tests.support.databases import new_pg_database
 
     ensure_master_key()
 
@@ -413,23 +414,14 @@ def temp_store(backend: str) -> Iterator:
         tmp = tempfile.mkdtemp(prefix="discuss-bench-")
         try:
             database = Database.from_url(f"sqlite:///{tmp}/bench.db")
-            initialise(database)
+            if initialised:
+                initialise(database)
             yield database
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return
-    import psycopg
-
-    name = f"discuss_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
-        initialise(database)
+    with new_pg_database(initialised, admin_url=PG_ADMIN_URL, prefix="discuss_bench") as database:
         yield database
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def flush_bench_redis(url: str = REDIS_URL) -> None:

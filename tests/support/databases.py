@@ -1,4 +1,5 @@
-"""Fresh, initialised databases for fixtures of any scope (conftest's are per test)."""
+"""Fresh, initialised databases for fixtures of any scope (conftest's are per test),
+and for the benchmarks (bench/common.py), which name their own admin URL and prefix."""
 
 from __future__ import annotations
 
@@ -17,17 +18,20 @@ PG_ADMIN_URL = os.environ.get("DISCUSS_TEST_PG", "postgresql://postgres@127.0.0.
 
 
 @contextmanager
-def new_pg_database(initialised: bool = True) -> Iterator[Database]:
-    name = f"discuss_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+def new_pg_database(
+    initialised: bool = True, *, admin_url: str = PG_ADMIN_URL, prefix: str = "discuss_test"
+) -> Iterator[Database]:
+    """A new PostgreSQL database (initialised unless told not), dropped WITH FORCE after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        database = Database.from_url(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+        database = Database.from_url(f"{admin_url.rsplit('/', 1)[0]}/{name}")
         if initialised:
             initialise(database)
         yield database
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
