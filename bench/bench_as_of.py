@@ -37,7 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt_table, nproc, percentile, plan_thread, temp_store
+from common import fmt_table, nproc, percentile
+from seeding import plan_thread
+from stores import temp_store
 
 from domain.model import MEMBER, OPERATOR_ID, Actor, Comment
 from projections import queries, time_travel

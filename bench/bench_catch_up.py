@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-from common import temp_store  # noqa: E402
+from stores import temp_store  # noqa: E402
 
 from projections.rebuild import (  # noqa: E402
     create_read_indexes,

@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from common import temp_store  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue, Worker  # noqa: E402
+from stores import temp_store  # noqa: E402
 
 from domain.model import OPERATOR_ID  # noqa: E402
 from domain.settings import Database  # noqa: E402

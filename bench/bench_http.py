@@ -50,28 +50,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (
+from common import REDIS_URL, ROOT, VENV_BIN, fmt_table, free_port, nproc, percentile
+from seeding import plan_thread
+from servers import (
     GUNICORN_WORKERS,
-    REDIS_URL,
-    ROOT,
-    VENV_BIN,
     Server,
     WrkResult,
+    gunicorn_argv,
+    http_get,
+    http_json,
+    require_wrk,
+    run_wrk,
+)
+from stores import (
     app_env,
     app_in_process,
     clear_body_cache,
     flush_bench_redis,
-    fmt_table,
-    free_port,
-    gunicorn_argv,
-    http_get,
-    http_json,
-    nproc,
-    percentile,
-    plan_thread,
     prepare_stores,
-    require_wrk,
-    run_wrk,
     temp_store,
     time_calls,
     wsgi_caller,
@@ -344,20 +340,6 @@ def cold_first_page(b: Backend, n: int) -> tuple[float, float, int]:
 
 
 @contextlib.contextmanager
-def _memory_limiter_without_timer():
-    """limits' MemoryStorage starts a threading.Timer (a new thread) on every hit whose
-    previous timer has ended; this takes the timer away to show what it costs."""
-    from limits.storage import memory
-
-    saved = memory.MemoryStorage._MemoryStorage__schedule_expiry
-    memory.MemoryStorage._MemoryStorage__schedule_expiry = lambda self: None
-    try:
-        yield
-    finally:
-        memory.MemoryStorage._MemoryStorage__schedule_expiry = saved
-
-
-@contextlib.contextmanager
 def _limiter_off():
     from web import limiter
 
@@ -370,12 +352,9 @@ def _limiter_off():
 
 
 def _ablations(b: Backend):
-    # (The X-RateLimit headers are off in the project itself: web/__init__.py.)
-    out = []
-    if not b.redis:
-        out.append(("memory limiter without its Timer thread", _memory_limiter_without_timer))
-    out.append(("rate limiter off", _limiter_off))
-    return out
+    # (The X-RateLimit headers are off in the project itself, and its in-memory storage
+    # has no Timer thread: web/__init__.py's LazyMemoryStorage, checked at start-up.)
+    return [("rate limiter off", _limiter_off)]
 
 
 def _timed_row(label: str, fn, n: int, base: float | None, batches: int = 5) -> list[str]:
@@ -448,8 +427,8 @@ def get_breakdown(b: Backend, body_file: Path, n: int) -> list[list[str]]:
 def _get_parts(app, path: str, b: Backend):
     from projections import queries
     from web.api.caching import make_etag
+    from web.api.common import QueryLoader
     from web.api.reads import engine, serving_thread
-    from web.api.threads import _thread_query
     from web.auth import is_moderator
     from web.schemas import ThreadQuery
 
@@ -457,9 +436,10 @@ def _get_parts(app, path: str, b: Backend):
     req = queries.PageRequest()
     thread_id = b.small.thread_id
     schema = ThreadQuery()
+    memoised = QueryLoader(ThreadQuery())  # what the view builds once, at import
     return [
         ("ThreadQuery().load(args), not memoised", lambda: schema.load({})),
-        ("the view's memoised query load", _thread_query.load),
+        ("the view's memoised query load", memoised.load),
         ("serving_thread: generation + row (1 SQL)", lambda: serving_thread(eng, thread_id)),
         ("engine.generation (SQL), no longer per GET", lambda: eng.generation("threads")),
         ("is_moderator (anonymous)", is_moderator),

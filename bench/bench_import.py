@@ -228,7 +228,7 @@ class Store:
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> str:
-        from common import temp_store
+        from stores import temp_store
 
         return self._stack.enter_context(temp_store(self.backend)).url
 

@@ -61,7 +61,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import fmt_table, nproc, percentile, temp_store  # (puts the project on sys.path)
+from common import fmt_table, nproc, percentile
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
@@ -70,6 +70,7 @@ from eventsourcing.projection import ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
 from psycopg.sql import SQL, Identifier
+from stores import temp_store
 
 from domain.application import Discussions
 from domain.model import Comment

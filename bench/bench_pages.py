@@ -37,18 +37,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (
-    ROOT,
-    app_in_process,
-    clear_body_cache,
-    flush_bench_redis,
-    fmt_table,
-    nproc,
-    percentile,
-    plan_thread,
-    prepare_stores,
-    temp_store,
-)
+from common import ROOT, fmt_table, nproc, percentile
+from seeding import plan_thread
+from stores import app_in_process, clear_body_cache, flush_bench_redis, prepare_stores, temp_store
 
 KEYS = ("bench/pages-t200", "bench/pages-t10k", "bench/pages-post")
 TARGET_RATIO = 2.0

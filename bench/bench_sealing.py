@@ -65,22 +65,10 @@ from bench_http import (
     ratio,
     start_project,
 )
-from common import (
-    VENV_BIN,
-    Server,
-    catch_up,
-    ensure_master_key,
-    flush_bench_redis,
-    fmt_table,
-    nproc,
-    percentile,
-    plan_thread,
-    require_wrk,
-    run_wrk,
-    seed_thread,
-    temp_store,
-    write_history,
-)
+from common import VENV_BIN, fmt_table, nproc, percentile
+from seeding import plan_thread, seed_thread, write_history
+from servers import Server, require_wrk, run_wrk
+from stores import catch_up, ensure_master_key, flush_bench_redis, temp_store
 
 REDIS_SEALED = os.environ.get("DISCUSS_BENCH_REDIS_SEALED", "redis://127.0.0.1:6379/11")
 REDIS_CLEAR = os.environ.get("DISCUSS_BENCH_REDIS_CLEAR", "redis://127.0.0.1:6379/12")

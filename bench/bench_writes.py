@@ -44,9 +44,9 @@ from typing import NamedTuple
 from uuid import UUID, uuid4
 
 import psycopg
-from common import temp_store
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from stores import temp_store
 
 from domain.application import Discussions
 from domain.model import OPERATOR_ID
