@@ -201,17 +201,16 @@ def erase_revision(comment_id: UUID, revision: int):
     )
     if aggregate.erased or revision in aggregate.erased_revisions:
         form.error = f"Version {revision} is erased already: there is nothing left to erase."
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = application().erase_revision(
-                author.id, comment_id, revision, forms.posted("basis")
-            )
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return _after_revision_change(comment_id, revision, changed.position)
+    done, status = _post_revision_change(
+        form,
+        comment_id,
+        revision,
+        lambda: application().erase_revision(
+            author.id, comment_id, revision, forms.posted("basis")
+        ),
+    )
+    if done is not None:
+        return done
     points = (
         f"The text of version {revision} and the reason given for it are destroyed for"
         " good: nobody can read them again, moderators included. This cannot be undone.",
@@ -227,6 +226,19 @@ def erase_revision(comment_id: UUID, revision: int):
         points=points,
         status=status,
     )
+
+
+def _post_revision_change(form, comment_id: UUID, revision: int, command):
+    """On a POST, run `command()` (it reads the posted fields): (the page after it, 200),
+    or (None, the status of the form showing why it was refused). (None, 200) on a GET."""
+    if request.method != "POST":
+        return None, 200
+    form.fill_from_request()
+    try:
+        changed = command()
+    except DomainError as error:
+        return None, form.fail(error)
+    return _after_revision_change(comment_id, revision, changed.position), 200
 
 
 def _suppressed_now(aggregate, revision: int) -> str | None:
@@ -258,22 +270,21 @@ def suppress_revision(comment_id: UUID, revision: int):
     )
     now = _suppressed_now(aggregate, revision)
     intro = f"Version {revision} is suppressed now: {now}." if now else None
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = application().suppress_revision(
-                author.id,
-                comment_id,
-                revision,
-                text=forms.ticked("text"),
-                edit_reason=forms.ticked("edit_reason"),
-                reason=forms.optional("reason"),
-            )
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return _after_revision_change(comment_id, revision, changed.position)
+    done, status = _post_revision_change(
+        form,
+        comment_id,
+        revision,
+        lambda: application().suppress_revision(
+            author.id,
+            comment_id,
+            revision,
+            text=forms.ticked("text"),
+            edit_reason=forms.ticked("edit_reason"),
+            reason=forms.optional("reason"),
+        ),
+    )
+    if done is not None:
+        return done
     points = (
         "Everyone but moderators will see “withheld by a moderator” in place of what you"
         " tick, in the thread (live and in every past view), in the history and in exports.",
@@ -308,17 +319,16 @@ def unsuppress_revision(comment_id: UUID, revision: int):
     now = _suppressed_now(aggregate, revision)
     if now is None:
         form.error = f"Version {revision} is not suppressed."
-    status = 200
-    if request.method == "POST":
-        form.fill_from_request()
-        try:
-            changed = application().unsuppress_revision(
-                author.id, comment_id, revision, forms.optional("reason")
-            )
-        except DomainError as error:
-            status = form.fail(error)
-        else:
-            return _after_revision_change(comment_id, revision, changed.position)
+    done, status = _post_revision_change(
+        form,
+        comment_id,
+        revision,
+        lambda: application().unsuppress_revision(
+            author.id, comment_id, revision, forms.optional("reason")
+        ),
+    )
+    if done is not None:
+        return done
     intro = (
         f"Version {revision} is suppressed now: {now}. Unsuppressing makes it readable"
         " to everyone again, as before."
