@@ -23,6 +23,7 @@ from projections.queries import NotInView, PageRequest
 from projections.registry import all_projections, build_engine
 from projections.setup import open_application
 from projections.time_travel import NotYetOpened, ThreadState, TimeTravel
+from tests.support.views import live_rows, state_rows
 
 PAST = datetime(2016, 7, 14, 9, 30, 15, 250000, tzinfo=UTC)
 
@@ -68,27 +69,6 @@ def scenario(app) -> dict[str, Any]:
     app.post_comment(bob, t1, "six")
     app.edit_comment(ann, c1, "one, edited twice")
     return {"threads": [str(t1), str(t2)], "comments": [str(c) for c in (c1, c2, c3, c4, c5)]}
-
-
-def live_rows(engine: Engine, thread_id: str) -> tuple[dict, list[dict], list[dict]]:
-    t = engine.tables("threads")
-    sql = engine.store.reader()
-    thread = sql.execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,)).one()
-    comments = sql.execute(
-        f"SELECT * FROM {t.comments} WHERE thread_id = ? ORDER BY seq", (thread_id,)
-    ).all()
-    hidden = sql.execute(
-        f"SELECT h.* FROM {t.hidden} h JOIN {t.comments} c ON c.comment_id = h.comment_id"
-        " WHERE c.thread_id = ? ORDER BY c.seq",
-        (thread_id,),
-    ).all()
-    return thread, comments, hidden
-
-
-def state_rows(state: ThreadState) -> tuple[dict, list[dict], list[dict]]:
-    order = {cid: i for i, cid in enumerate(state.comments)}
-    hidden = sorted(state.hidden_rows(), key=lambda r: order[r["comment_id"]])
-    return state.thread, state.comment_rows(), hidden
 
 
 REQUESTS = [

@@ -31,6 +31,7 @@ from projections.registry import all_projections
 from projections.setup import initialise, open_application
 from projections.time_travel import ThreadState, TimeTravel
 from tests.property.histories import check_withheld, operation, run, withheld_today
+from tests.support.views import live_rows, state_rows
 
 CHECKPOINT_EVERY = 3
 # Thread pages differ by the viewer's class only (PageRequest.moderator: the THREAD
@@ -72,28 +73,6 @@ def scratch_state(events, thread_id: str, position: int) -> ThreadState:
 
 def scratch_page(engine: Engine, state: ThreadState, req: PageRequest):
     return None if state.thread is None else time_travel.page_from_state(state, req, engine)
-
-
-def live_rows(engine: Engine, thread_id: str) -> tuple:
-    """The live thread view's rows of a thread: thread, comments (seq order), hidden."""
-    t = engine.tables("threads")
-    sql = engine.store.reader()
-    thread = sql.execute(f"SELECT * FROM {t.threads} WHERE thread_id = ?", (thread_id,)).one()
-    comments = sql.execute(
-        f"SELECT * FROM {t.comments} WHERE thread_id = ? ORDER BY seq", (thread_id,)
-    ).all()
-    hidden = sql.execute(
-        f"SELECT h.* FROM {t.hidden} h JOIN {t.comments} c ON c.comment_id = h.comment_id"
-        " WHERE c.thread_id = ? ORDER BY c.seq",
-        (thread_id,),
-    ).all()
-    return thread, comments, hidden
-
-
-def state_rows(state: ThreadState) -> tuple:
-    order = {cid: i for i, cid in enumerate(state.comments)}
-    hidden = sorted(state.hidden_rows(), key=lambda r: order[r["comment_id"]])
-    return state.thread, state.comment_rows(), hidden
 
 
 @settings(
