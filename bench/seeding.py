@@ -240,19 +240,16 @@ def write_history(
     in_batch: set = set()
     live: dict = {}  # thread -> deque of its latest saved comments
 
-    def key(owner, comment_id, version: int):
-        return sealer.new_key(owner, comment_id, version) if sealer else None
+    key = app.data_key  # the application's own: a no-op key when sealing is off
 
     def seal(k, value: str) -> str:
-        if k is None:
-            return value
-        keys.append(k.stored)
+        keys.append(k)
         return k.seal(value)
 
     def flush() -> None:
         if not pending:
             return
-        recordings = app.save(*pending, data_keys=list(keys)) if keys else app.save(*pending)
+        recordings = app.save_sealed(*pending, keys=keys)
         work.head = max(r.notification.id for r in recordings)
         work.events += len(recordings)
         for aggregate in pending:
