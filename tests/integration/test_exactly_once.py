@@ -92,8 +92,11 @@ def test_two_worker_processes_race_over_thousands_of_events(app, engine, databas
         # Every event applied exactly once across both processes.
         assert sum(per_worker) == total, (name, per_worker)
         assert engine.position(name) == app.head_position()
-    # Both really worked (and therefore raced on the same pages).
-    assert all(sum(r[1].values()) > 0 for r in reports), reports
+    # Both kept calling catch-up over the same pages the whole time; which of them wins
+    # each page is the scheduler's choice (on SQLite one process often wins them all),
+    # so only the calls are asserted, never the share of the work: tests never depend
+    # on timing.
+    assert all(r[2] > 0 for r in reports), reports
     assert_same_as_a_clean_rebuild(engine)
 
 
