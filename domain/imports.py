@@ -125,7 +125,10 @@ class ImportedComment:
 
     A hidden comment is posted, then hidden by the operator at the same instant
     (it was never visible here); likewise a retracted one, whose `text` should be
-    a placeholder: the source deleted it, so its words are not brought in.
+    a placeholder: the source deleted it, so its words are not brought in. A
+    comment `held_by` review rules (pending in the source, on a password-protected
+    post...) is posted, then held at the same instant: it waits in the moderation
+    queue, unseen by readers, until a moderator approves it.
     """
 
     comment_id: UUID
@@ -137,6 +140,7 @@ class ImportedComment:
     hidden_reason: str | None = None
     retracted: bool = False
     retracted_reason: str | None = None
+    held_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class ThreadImported:
     authors_created: int
     hidden: int
     retracted: int
+    held: dict[str, int]  # review rule -> comments held under it
     position: int | None  # of the last event recorded; None if nothing was
 
     @property
@@ -193,11 +198,19 @@ class ThreadImporter:
     Keeps the ids of authors known to exist, so that a run checks each author once.
     """
 
-    def __init__(self, app: Discussions, actor: Actor = OPERATOR, *, batch_events: int = 0):
+    def __init__(
+        self,
+        app: Discussions,
+        actor: Actor = OPERATOR,
+        *,
+        batch_events: int = 0,
+        dry_run: bool = False,
+    ):
         actor.check_moderator("import discussions")
         self.app = app
         self.actor = actor
         self.batch_events = batch_events
+        self.dry_run = dry_run  # build and validate everything, save nothing
         self._known_authors: set[UUID] = set()
         self._queue: list[_Built] = []
         self._queued_events = 0
@@ -236,6 +249,8 @@ class ThreadImporter:
         self._queued_authors = set()
         aggregates = [a for built in queue for a in built.aggregates]
         keys = [k for built in queue for k in built.keys]
+        if self.dry_run:
+            return self._saved(queue, [])
         try:
             saved = self.app.save_sealed(*aggregates, keys=keys) if aggregates else []
             return self._saved(queue, saved)
@@ -266,7 +281,9 @@ class ThreadImporter:
             positions[originator] = max(positions.get(originator, 0), recording.notification.id)
         outcomes = []
         for built in queue:
-            position = max((positions[a.id] for a in built.aggregates), default=None)
+            position = max(
+                (positions[a.id] for a in built.aggregates if a.id in positions), default=None
+            )
             outcomes.append(replace(built.outcome, position=position))
             self._known_authors.update(c.author_id for c in built.thread.comments)
         return outcomes
@@ -296,6 +313,8 @@ class ThreadImporter:
                     names.add(comment.author_name)
                 clean_reason(comment.hidden_reason, required=False)
                 clean_reason(comment.retracted_reason, required=False)
+                for rule in comment.held_by:
+                    clean_line(rule, "review rule", TITLE_MAX_LENGTH)
             except DomainError as error:
                 raise ImportRejected(
                     f"comment {comment.comment_id}: {error.message}", comment.comment_id
@@ -329,6 +348,7 @@ class ThreadImporter:
                 Thread.open(title=title, body=None, key=key, actor_id=self.actor.id, at=thread.at)
             )
         hidden = retracted = 0
+        held: dict[str, int] = {}
         for item in new_comments:
             try:
                 text = clean_text(item.text, self.app.limits)
@@ -361,6 +381,10 @@ class ThreadImporter:
                 keys.append(sealing)
                 comment.hide(self.actor, sealing.seal(reason), at=item.at)
                 hidden += 1
+            if item.held_by and not item.retracted:
+                comment.hold(list(item.held_by), self.actor, at=item.at)
+                for rule in item.held_by:
+                    held[rule] = held.get(rule, 0) + 1
             aggregates.append(comment)
         outcome = ThreadImported(
             thread_id=thread_id,
@@ -370,6 +394,7 @@ class ThreadImporter:
             authors_created=len(authors),
             hidden=hidden,
             retracted=retracted,
+            held=held,
             position=None,
         )
         return _Built(thread, key, title, aggregates, outcome, keys)

@@ -22,9 +22,6 @@ from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import RETRACTED_TEXT, comment_id
 
-# Issue 15, reproduced before the fix (the mark goes with the fix).
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 15: not implemented yet")
-
 EXPORT = Path(__file__).resolve().parents[1] / "fixtures" / "import" / "commento-export.json"
 
 

@@ -73,10 +73,10 @@ def test_isso_export_threads_posts_deleted_placeholder_and_orphan(app):
     summary = import_file(app, ISSO, "disqus")
 
     assert (summary.threads_created, summary.comments, summary.retracted) == (2, 5, 1)
-    assert summary.orphans == ["6"]  # its thread (1337) is not in the file
+    assert [o.source_id for o in summary.orphans] == ["6"]  # its thread (1337) is not in the file
     assert not summary.skipped
     assert summary.authors == 3  # peter, user, Empty -- not "where am I?"
-    assert "orphans (thread missing): 1: 6" in summary.lines()
+    assert "  6 (line 66): thread missing" in summary.lines()
 
     hello = app.repository.get(Thread.id_for_key(HELLO))
     assert (hello.title, hello.created_on) == ("Hello, World!", utc("2012-12-12 12:12:12"))
@@ -112,12 +112,16 @@ def test_isso_export_threads_posts_deleted_placeholder_and_orphan(app):
     assert sum(isinstance(e, Thread.Opened) for _, e in all_events(app)) == 2
     run = all_events(app)[-1][1]
     assert isinstance(run, ImportRun.Recorded)
-    assert (run.source_format, run.orphans, run.counts["orphans"]) == ("disqus", ["6"], 1)
+    assert (run.source_format, run.orphans, run.counts["orphans"]) == (
+        "disqus", ["6 (line 66): thread missing"], 1,
+    )  # fmt: skip
 
     before = app.recorder.max_notification_id()
     again = import_file(app, ISSO, "disqus")
     assert app.recorder.max_notification_id() == before, "a second import recorded something"
-    assert (again.comments, again.present, again.orphans) == (0, 5, ["6"])
+    assert (again.comments, again.present, [str(o) for o in again.orphans]) == (
+        0, 5, ["6 (line 66): thread missing"],
+    )  # fmt: skip
 
 
 def test_a_post_of_a_thread_without_link_or_id_is_skipped_and_counted(sqlite_app, tmp_path):
@@ -256,5 +260,5 @@ def test_threads_with_the_same_link_merge_and_replies_to_spam_move_up(sqlite_app
 
 
 def test_a_file_that_is_not_disqus_is_refused(sqlite_app):
-    with pytest.raises(ImportFormatError, match="not a Disqus export: the root element is <rss>"):
+    with pytest.raises(ImportFormatError, match="not a Disqus export: it looks like a WordPress"):
         import_file(sqlite_app, FIXTURES / "isso-wordpress.xml", "disqus")

@@ -23,9 +23,6 @@ from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import RETRACTED_TEXT, comment_id
 
-# Issue 15, reproduced before the fix (the mark goes with the fix).
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 15: not implemented yet")
-
 FIXTURES = Path(os.environ.get("DISCUSS_FIXTURES", "/work/shared/fixtures")) / "import"
 ISSO_DB = FIXTURES / "isso-0.14-comments.db"
 BASE = "http://blog.example.org"

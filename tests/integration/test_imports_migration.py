@@ -21,9 +21,6 @@ from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import comment_id
 
-# Issue 15, reproduced before the fix (the mark goes with the fix).
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 15: not implemented yet")
-
 SITE = "https://blog.example.org"
 
 
@@ -115,6 +112,7 @@ def head(database: Database) -> int | None:
         "https://wordpress.org/export/1.2/",
         "https://wordpress.org/export/1.1/",
         "https://wordpress.org/export/1.0/",
+        "http://wordpress.org/export/1.1/",
     ],
 )
 def test_every_namespace_wordpress_reads_imports(sqlite_app, tmp_path, namespace):

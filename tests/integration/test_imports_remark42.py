@@ -16,7 +16,7 @@ from domain.model import RETRACTED, Comment, Thread
 from domain.settings import Database
 from projections.setup import open_application
 from tests.support.store import readable
-from workers.importing import remark42
+from workers.importing import jsonstream, remark42
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError
 from workers.importing.writer import RETRACTED_TEXT, comment_id
@@ -125,7 +125,7 @@ def test_json_lines_with_a_backup_header_read_the_same_records(app, tmp_path):
 
 
 def test_the_reader_streams_across_chunk_boundaries(monkeypatch):
-    monkeypatch.setattr(remark42, "CHUNK", 7)  # every record spans many reads
+    monkeypatch.setattr(jsonstream, "CHUNK", 7)  # every record spans many reads
     read = list(remark42.json_records(RECORDS))
     assert [value for _, _, value in read] == records()
     text = RECORDS.read_text(encoding="utf-8").splitlines()

@@ -16,7 +16,7 @@ from domain.imports import ImportRun
 from domain.model import HIDDEN, OPERATOR_ID, VISIBLE, Author, Comment, Thread
 from tests.support.store import all_events, author_name, readable, stored_events, utc
 from workers.importing.run import import_file
-from workers.importing.specs import ImportFormatError
+from workers.importing.specs import ImportFormatError, NotThisFormat
 from workers.importing.writer import comment_id
 
 FIXTURES = Path(os.environ.get("DISCUSS_FIXTURES", "/work/shared/fixtures")) / "import"
@@ -158,7 +158,10 @@ def test_a11y_export_nests_nine_deep_and_skips_pingbacks(app):
     assert summary.threads_created == 5
     assert summary.comments == 25
     assert dict(summary.skipped) == {"pingback": 4}
-    assert summary.hidden == 1
+    # 167 has no status; "Template: Password Protected" (password "enter") has one comment
+    assert (summary.hidden, dict(summary.held)) == (
+        0, {"imported-no-status": 1, "imported-password-protected": 1},
+    )  # fmt: skip
     assert dict(summary.notes) == {"undated": 1}
 
     deepest = comment(app, A11Y_TEMPLATE, "915")
@@ -193,24 +196,25 @@ def test_a11y_export_nests_nine_deep_and_skips_pingbacks(app):
     assert "<h2>" not in html and "<td>" not in html
 
 
-def test_a_comment_without_status_or_date_comes_in_hidden_dated_at_the_thread_start(sqlite_app):
-    """a11y comment 167 has neither wp:comment_approved nor any date: imported hidden
-    ("no approval status in source"), dated at the thread's start, counted undated."""
+def test_a_comment_without_status_or_date_comes_in_held_dated_at_the_thread_start(sqlite_app):
+    """a11y comment 167 has neither wp:comment_approved nor any date: imported held for
+    review ("imported-no-status": WordPress does not show it either), dated at the
+    thread's start, counted undated."""
     import_file(sqlite_app, A11Y, "wxr")
 
     anon = comment(sqlite_app, A11Y_PAGE, "167")
     thread = sqlite_app.repository.get(Thread.id_for_key(A11Y_PAGE))
-    assert (anon.text, anon.state, author_name(sqlite_app, anon)) == (
+    assert (anon.text, anon.awaiting_review, author_name(sqlite_app, anon)) == (
         "Anonymous comment.",
-        HIDDEN,
+        True,
         "Anon",
     )
     # the page has no date; its earliest comment (168, GMT 00:49:03) starts the thread
     assert thread.created_on == anon.created_on == utc("2007-09-04 00:49:03")
-    posted, hidden = stored_events(sqlite_app, anon.id)
-    assert isinstance(hidden, Comment.Hidden)
-    assert (hidden.reason, hidden.actor_id) == ("no approval status in source", OPERATOR_ID)
-    assert hidden.timestamp == posted.timestamp  # never visible here
+    posted, held = stored_events(sqlite_app, anon.id)
+    assert isinstance(held, Comment.Held)
+    assert (held.rules, held.actor_id) == (["imported-no-status"], OPERATOR_ID)
+    assert held.timestamp == posted.timestamp  # never visible here
     assert comment(sqlite_app, A11Y_PAGE, "168").created_on == utc("2007-09-04 00:49:03")
 
 
@@ -319,20 +323,22 @@ def test_pending_spam_trash_pings_other_types_and_empty_comments(sqlite_app, tmp
         "spam": 2, "trash": 2, "pingback": 1, "trackback": 1, "type order_note": 1, "empty": 1,
     }  # fmt: skip
     assert dict(summary.notes) == {
-        "reparented": 2, "parent missing": 1, "undated": 1, "threads with nothing to import": 1,
+        "reparented": 2, "undated": 1, "threads with nothing to import": 1,
     }  # fmt: skip
+    assert [(o.source_id, o.why) for o in summary.orphans] == [("13", "parent 999 missing")]
     assert summary.threads_created == 1
     assert Thread.id_for_key("https://site.example/only-spam/") not in sqlite_app.repository
-    assert (summary.comments, summary.hidden) == (8, 2)
+    assert (summary.comments, summary.hidden) == (8, 0)
+    assert dict(summary.held) == {"imported-pending": 1, "imported-no-status": 1}
     assert app_title(sqlite_app, key) == "A & B"
 
     def get(cid):
         return comment(sqlite_app, key, str(cid))
 
-    assert get(2).state == HIDDEN
-    posted, hidden = stored_events(sqlite_app, get(2).id)
-    assert (hidden.reason, hidden.timestamp) == ("pending in source", posted.timestamp)
-    assert get(11).state == HIDDEN
+    assert get(2).awaiting_review and get(2).state != HIDDEN
+    posted, held = stored_events(sqlite_app, get(2).id)
+    assert (held.rules, held.timestamp) == (["imported-pending"], posted.timestamp)
+    assert get(11).awaiting_review
     assert get(4).parent_id == get(1).id
     assert get(12).parent_id == get(4).id
     assert get(12).created_on == get(4).created_on == utc("2020-01-03 00:00:00")
@@ -468,7 +474,7 @@ def test_an_item_with_comments_but_no_link_is_malformed(sqlite_app, tmp_path):
 
 def test_a_file_that_is_not_wxr_is_refused(sqlite_app):
     with pytest.raises(
-        ImportFormatError, match="not a WordPress export: the root element is <disqus>"
+        NotThisFormat, match=r"not a WordPress export \(WXR\): it looks like a Disqus export"
     ):
         import_file(sqlite_app, FIXTURES / "isso-disqus.xml", "wxr")
     assert sqlite_app.recorder.max_notification_id() is None

@@ -1,9 +1,13 @@
-"""`discuss import wxr|disqus|remark42 FILE`: bring discussions in from other systems.
+"""`discuss import wxr|disqus|remark42|isso|commento FILE`: bring discussions in.
 
 Shows a progress bar (bytes read; on a terminal) and prints a summary. Importing
-the same file again changes nothing. A malformed file stops the import with one
-line, `error: <file>, line <n>: <what>`, and exit status 1; threads before the bad
-record are imported, the thread of the bad record is not.
+the same file again changes nothing ("unchanged"). A malformed file stops the
+import with one line, `error: <file>, line <n>: <what>`, and exit status 1;
+threads before the bad record are imported, the thread of the bad record is not.
+A file that yields no comment at all is an error too (exit status 1, saying what
+was found); a file of another format, exit status 2 with what it looks like.
+`--dry-run` prints the full report (every orphan) and writes nothing; `--strict`
+makes any orphan (a reply whose parent is not in the file) an error.
 """
 
 from __future__ import annotations
@@ -24,7 +28,23 @@ FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
 
 @click.group("import")
 def import_group() -> None:
-    """Import comments from WordPress, Disqus or Remark42 exports (as the operator)."""
+    """Import comments from WordPress, Disqus, Remark42, Isso or Commento (as the operator)."""
+
+
+def _common(command):
+    command = click.option(
+        "--strict", is_flag=True, help="Any orphan (reply whose parent is missing) is an error."
+    )(command)
+    return click.option("--dry-run", is_flag=True, help="Print the full report; write nothing.")(
+        command
+    )
+
+
+BASE_URL = click.option(
+    "--base-url",
+    default=None,
+    help="Prefix for the source's page paths, e.g. https://blog.example.org (the thread keys).",
+)
 
 
 @import_group.command("wxr")
@@ -34,23 +54,44 @@ def import_group() -> None:
     is_flag=True,
     help="Import pingbacks and trackbacks too (skipped and counted by default).",
 )
-def wxr(file: Path, include_pings: bool) -> None:
+@_common
+def wxr(file: Path, include_pings: bool, dry_run: bool, strict: bool) -> None:
     """Import a WordPress export (WXR 1.0-1.2): a thread per post with comments."""
-    _run(file, "wxr", include_pings=include_pings)
+    _run(file, "wxr", include_pings=include_pings, dry_run=dry_run, strict=strict)
 
 
 @import_group.command("disqus")
 @click.argument("file", type=FILE)
-def disqus(file: Path) -> None:
+@_common
+def disqus(file: Path, dry_run: bool, strict: bool) -> None:
     """Import a Disqus XML export: a thread per page with posts."""
-    _run(file, "disqus")
+    _run(file, "disqus", dry_run=dry_run, strict=strict)
 
 
 @import_group.command("remark42")
 @click.argument("file", type=FILE)
-def remark42(file: Path) -> None:
+@_common
+def remark42(file: Path, dry_run: bool, strict: bool) -> None:
     """Import Remark42 comment records (a JSON array, or one record per line)."""
-    _run(file, "remark42")
+    _run(file, "remark42", dry_run=dry_run, strict=strict)
+
+
+@import_group.command("isso")
+@click.argument("file", type=FILE)
+@BASE_URL
+@_common
+def isso(file: Path, base_url: str | None, dry_run: bool, strict: bool) -> None:
+    """Import an Isso database (comments.db, read directly and read-only)."""
+    _run(file, "isso", base_url=base_url, dry_run=dry_run, strict=strict)
+
+
+@import_group.command("commento")
+@click.argument("file", type=FILE)
+@BASE_URL
+@_common
+def commento(file: Path, base_url: str | None, dry_run: bool, strict: bool) -> None:
+    """Import a Commento or Commento++ JSON export (gunzip the downloaded file first)."""
+    _run(file, "commento", base_url=base_url, dry_run=dry_run, strict=strict)
 
 
 def _run(file: Path, source_format: str, **options) -> None:
@@ -86,12 +127,17 @@ def _run(file: Path, source_format: str, **options) -> None:
         except ImportFormatError as error:
             bar.close()
             click.echo(f"error: {error}", err=True)
-            sys.exit(1)
+            sys.exit(error.exit_status)
         finally:
             bar.close()
-    click.echo(f"imported {file} ({source_format})")
+    if summary.dry_run:
+        click.echo(f"dry run of {file} ({source_format}): nothing written")
+    else:
+        click.echo(f"imported {file} ({source_format})")
     for line in summary.lines():
         click.echo(f"  {line}")
+    if summary.dry_run:
+        return
     if summary.position is None:
         click.echo("  nothing new: no events recorded")
     else:

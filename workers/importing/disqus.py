@@ -43,6 +43,7 @@ from workers.importing.specs import (
     CommentSpec,
     ImportFormatError,
     ImportSummary,
+    Orphan,
     ThreadSpec,
 )
 from workers.importing.xmlstream import Progress, local_name, text_of, xml_events
@@ -191,7 +192,7 @@ def _group(
     for thread_id, post in posts:
         thread = threads.get(thread_id) if thread_id else None
         if thread is None:
-            summary.orphans.append(post.source_id)
+            summary.orphans.append(Orphan(post.source_id, post.line, "thread missing"))
         elif not thread.key:
             summary.skipped["thread without link"] += 1
         else:

@@ -1,5 +1,11 @@
 """One import run: a file, its reader, the writer, and the record of the run.
 
+First the file's shape is checked against the format named (`sniff`: another
+format stops the run with exit status 2 and what the file looks like). A run that
+finds no comment at all stops with an error saying what it found: an import that
+brought nothing never passes for one that worked. A dry run reads and resolves
+everything, reads the store to say what is there already, and writes nothing.
+
 The run is recorded (an `ImportRun`, see domain/imports.py) only when it changed
 something: importing the same file again records nothing at all. A run that fails
 on a malformed record after importing some threads is recorded too, with the
@@ -17,13 +23,22 @@ from pathlib import Path
 from domain.application import Discussions
 from domain.imports import record_import
 from domain.model import OPERATOR_ID
+from workers.importing.commento import read_commento
 from workers.importing.disqus import read_disqus
+from workers.importing.isso import read_isso
 from workers.importing.remark42 import read_remark42
+from workers.importing.sniff import check_format
 from workers.importing.specs import ImportFormatError, ImportSummary
 from workers.importing.writer import ThreadWriter
 from workers.importing.wxr import read_wxr
 
-READERS = {"wxr": read_wxr, "disqus": read_disqus, "remark42": read_remark42}
+READERS = {
+    "wxr": read_wxr,
+    "disqus": read_disqus,
+    "remark42": read_remark42,
+    "isso": read_isso,
+    "commento": read_commento,
+}
 MAX_ORPHANS_RECORDED = 1000
 
 
@@ -41,21 +56,31 @@ def import_file(
     source_format: str,
     *,
     include_pings: bool = False,
+    base_url: str | None = None,
+    dry_run: bool = False,
+    strict: bool = False,
     progress: Callable[[int], None] | None = None,
     on_thread: Callable[[ImportSummary], None] | None = None,
     operator: str | None = None,
 ) -> ImportSummary:
     """Import a file; raises ImportFormatError (after recording what was done, if
-    anything) when the file or a record is malformed."""
+    anything) when the file or a record is malformed, NotThisFormat when the file is
+    another format, SourceUnreadable when a source database cannot be read.
+
+    `strict`: an orphan (a reply whose parent is not in the file) stops the run.
+    `dry_run`: the full report, nothing written (no ImportRun either)."""
     if source_format not in READERS:
         raise ValueError(f"unknown format {source_format!r}; known: {sorted(READERS)}")
     path = Path(path)
+    check_format(path, source_format)
     sha256 = file_sha256(path)
-    summary = ImportSummary(source_format)
+    summary = ImportSummary(source_format, dry_run=dry_run)
     reader = READERS[source_format]
     if source_format == "wxr":
         reader = partial(reader, include_pings=include_pings)
-    writer = ThreadWriter(app, summary, path)
+    elif source_format in ("isso", "commento"):
+        reader = partial(reader, base_url=base_url)
+    writer = ThreadWriter(app, summary, path, strict=strict)
     record = partial(
         record_import,
         app,
@@ -65,14 +90,21 @@ def import_file(
         operator=operator,
         actor_id=OPERATOR_ID,
     )
+    comments = 0
     try:
         for spec in reader(path, summary, progress=progress):
+            comments += len(spec.comments)
             writer.write(spec)
             if on_thread is not None:
                 on_thread(summary)
+        if not comments:
+            found = ", ".join(f"{n} {what}" for what, n in sorted(summary.found.items()))
+            raise ImportFormatError(
+                path, None, f"no comments found ({found or 'nothing recognisable'})"
+            )
     except ImportFormatError as error:
         writer.finish()  # the complete threads before the bad record
-        if summary.changed:
+        if summary.changed and not dry_run:
             record(
                 counts=summary.counts(),
                 orphans=summary.orphans[:MAX_ORPHANS_RECORDED],
@@ -80,7 +112,7 @@ def import_file(
             )
         raise
     writer.finish()
-    if summary.changed:
+    if summary.changed and not dry_run:
         summary.position = record(
             counts=summary.counts(), orphans=summary.orphans[:MAX_ORPHANS_RECORDED], error=None
         )

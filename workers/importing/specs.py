@@ -17,10 +17,22 @@ SHOWN_ORPHANS = 20  # ids listed in the printed summary (the run's record keeps 
 VISIBLE = "visible"
 HIDDEN = "hidden"
 RETRACTED = "retracted"
+HELD = "held"  # brought in awaiting review: in the moderation queue, unseen by readers
+
+# The review rules an import holds comments under (shown to moderators in the queue).
+PENDING_IN_SOURCE = "imported-pending"
+NO_STATUS_IN_SOURCE = "imported-no-status"
+PASSWORD_PROTECTED = "imported-password-protected"
+PRIVATE_POST = "imported-private"
 
 
 class ImportFormatError(Exception):
-    """The file or one of its records cannot be read: names the file and where."""
+    """The file or one of its records cannot be read: names the file and where.
+
+    `exit_status`: 1 for a malformed record or a file that yields nothing; 2 when
+    the file is not the named format at all (see `sniff`)."""
+
+    exit_status = 1
 
     def __init__(self, path: str | Path, line: int | None, message: str):
         self.path = str(path)
@@ -28,6 +40,29 @@ class ImportFormatError(Exception):
         self.message = message
         where = f"{self.path}, line {line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+
+class NotThisFormat(ImportFormatError):
+    """The file is not the format named on the command line: says what it looks like."""
+
+    exit_status = 2
+
+
+class SourceUnreadable(ImportFormatError):
+    """A source database that cannot be opened or read (permissions, locked, damaged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A reply whose parent is nowhere in the file, or a comment whose thread is not."""
+
+    source_id: str
+    line: int | None
+    why: str  # "parent 17 missing", "thread missing"
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.source_id}{where}: {self.why}"
 
 
 @dataclass(slots=True)
@@ -39,7 +74,7 @@ class CommentSpec:
     at: datetime | None  # UTC; None if the source has no date for it
     line: int | None = None  # where the record starts in the file, for messages
     state: str = VISIBLE
-    reason: str | None = None  # why hidden or retracted
+    reason: str | None = None  # why hidden or retracted; for HELD: the review rule
     skip: str | None = None  # why not imported (spam, trash, pingback...)
 
 
@@ -64,11 +99,14 @@ class ImportSummary:
     comments: int = 0  # comments created, hidden and retracted ones included
     hidden: int = 0
     retracted: int = 0
+    held: Counter = field(default_factory=Counter)  # review rule -> comments held
     present: int = 0  # comments already in the store (an earlier import)
     authors: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> comments not imported
     notes: Counter = field(default_factory=Counter)  # imported, but worth knowing
-    orphans: list[str] = field(default_factory=list)  # ids of comments whose thread is missing
+    orphans: list[Orphan] = field(default_factory=list)  # no parent, or no thread, in the file
+    found: Counter = field(default_factory=Counter)  # what a reader saw ("items", "comments")
+    dry_run: bool = False
     position: int | None = None  # of the last event recorded
 
     @property
@@ -88,6 +126,7 @@ class ImportSummary:
             "authors": self.authors,
             "orphans": len(self.orphans),
         }
+        flat.update({f"held.{k}": v for k, v in sorted(self.held.items())})
         flat.update({f"skipped.{k}": v for k, v in sorted(self.skipped.items())})
         flat.update({f"notes.{k}": v for k, v in sorted(self.notes.items())})
         return flat
@@ -98,17 +137,21 @@ class ImportSummary:
         out = [
             f"threads: {threads} ({self.threads_created} new, {self.threads_extended} extended,"
             f" {self.threads_unchanged} unchanged)",
-            f"comments imported: {self.comments} (hidden {self.hidden},"
-            f" retracted {self.retracted}); already there: {self.present}",
-            f"authors registered: {self.authors}",
+            f"comments {'to import' if self.dry_run else 'imported'}: {self.comments}"
+            f" (hidden {self.hidden}, retracted {self.retracted},"
+            f" held for review {sum(self.held.values())}); already there: {self.present}",
+            "held for review: " + _join(self.held),
+            f"authors {'to register' if self.dry_run else 'registered'}: {self.authors}",
             "skipped: " + _join(self.skipped),
         ]
         if self.notes:
             out.append("notes: " + _join(self.notes))
-        shown = ", ".join(self.orphans[:SHOWN_ORPHANS]) or "none"
-        if len(self.orphans) > SHOWN_ORPHANS:
-            shown += f" and {len(self.orphans) - SHOWN_ORPHANS} more"
-        out.append(f"orphans (thread missing): {len(self.orphans)}: {shown}")
+        # A dry run lists every orphan: it is the report to act on before importing.
+        limit = None if self.dry_run else SHOWN_ORPHANS
+        out.append(f"orphans: {len(self.orphans)}" + ("" if self.orphans else ": none"))
+        out.extend(f"  {orphan}" for orphan in self.orphans[:limit])
+        if limit is not None and len(self.orphans) > limit:
+            out.append(f"  and {len(self.orphans) - limit} more (--dry-run lists them all)")
         return out
 
 

@@ -7,8 +7,11 @@ Per thread, in this order:
    ("empty"), unless it is retracted (it gets a placeholder). Ids must be unique
    in a thread and parent links must not loop: otherwise the record is malformed.
 2. Nesting: a reply to a skipped comment is attached to the nearest kept ancestor
-   (top-level if none), counted as "reparented"; a reply to a comment that is not
-   in the thread at all becomes top-level, counted as "parent missing".
+   (top-level if none), counted as "reparented". A reply whose parent comes later
+   in the file is placed under it all the same (a thread is resolved whole). A
+   reply to a comment that is not in the thread at all is an orphan: imported
+   top-level and listed in the report by its source id and line; with `strict`,
+   it stops the import like a malformed record (the threads before it stay).
 3. Dates: the thread starts at the page's date or its first comment, whichever is
    earlier (the import time if neither is known); an undated comment takes its
    parent's date, or the thread's start (counted as "undated").
@@ -39,11 +42,13 @@ from domain.imports import ImportedComment, ImportedThread, ImportRejected, Thre
 from domain.rules import NAME_MAX_LENGTH, TITLE_MAX_LENGTH
 from workers.importing.html_text import plain_line
 from workers.importing.specs import (
+    HELD,
     HIDDEN,
     RETRACTED,
     CommentSpec,
     ImportFormatError,
     ImportSummary,
+    Orphan,
     ThreadSpec,
 )
 
@@ -70,8 +75,10 @@ class ThreadWriter:
         *,
         now: datetime | None = None,
         batch_events: int = BATCH_EVENTS,
+        strict: bool = False,
     ):
-        self.importer = ThreadImporter(app, batch_events=batch_events)
+        self.importer = ThreadImporter(app, batch_events=batch_events, dry_run=summary.dry_run)
+        self.strict = strict
         self.summary = summary
         self.path = path
         self.format = summary.source_format
@@ -108,6 +115,7 @@ class ThreadWriter:
             s.present += result.comments_present
             s.hidden += result.hidden
             s.retracted += result.retracted
+            s.held.update(result.held)
             s.authors += result.authors_created
             if result.position is not None:
                 s.position = result.position
@@ -180,7 +188,15 @@ class ThreadWriter:
         reparented = False
         while parent is not None:
             if parent not in by_id:
-                self.summary.notes["parent missing"] += 1
+                orphan = Orphan(comment.source_id, comment.line, f"parent {parent} missing")
+                if self.strict:
+                    raise ImportFormatError(
+                        self.path,
+                        comment.line,
+                        f"comment {comment.source_id} replies to {parent}, which is not"
+                        " in the file (--strict: orphans are errors)",
+                    )
+                self.summary.orphans.append(orphan)
                 return None
             if parent not in skipped:
                 break
@@ -239,4 +255,5 @@ class ThreadWriter:
             hidden_reason=comment.reason if comment.state == HIDDEN else None,
             retracted=retracted,
             retracted_reason=comment.reason if retracted else None,
+            held_by=(comment.reason or "imported",) if comment.state == HELD else (),
         )

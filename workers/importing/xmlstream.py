@@ -24,12 +24,14 @@ Progress = Callable[[int], None]
 
 
 def xml_events(
-    path: str | Path, progress: Progress | None = None
+    path: str | Path, progress: Progress | None = None, namespaces: set[str] | None = None
 ) -> Iterator[tuple[int, list[tuple[str, ET.Element]]]]:
     """Yields (line, events): the ("start" or "end", element) events of a line, in
     order (lines without events are left out). Syntax errors raise ImportFormatError
-    with the line and column."""
-    parser = ET.XMLPullParser(events=("start", "end"))
+    with the line and column. `namespaces`, if given, receives every namespace URI
+    the file declares (to say what a file holds when it is not what was expected)."""
+    kinds = ("start", "end") if namespaces is None else ("start", "end", "start-ns")
+    parser = ET.XMLPullParser(events=kinds)
     line = 1
     unreported = 0
     with open(path, "rb") as file:
@@ -41,6 +43,9 @@ def xml_events(
                 else:
                     parser.close()
                 events = list(parser.read_events())  # raises the feed's syntax errors
+                if namespaces is not None:
+                    namespaces.update(v[1] for kind, v in events if kind == "start-ns")
+                    events = [e for e in events if e[0] != "start-ns"]
             except ET.ParseError as error:
                 raise _syntax_error(path, error) from None
             if events:
