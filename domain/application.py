@@ -74,6 +74,7 @@ class Posted:
     version: int
     position: int
     created: bool  # False when an idempotent retry returned the original
+    held_by: tuple[str, ...] = ()  # the rules that hold it for review (issue 13)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Changed:
     id: UUID
     version: int
     position: int
+    held_by: tuple[str, ...] = ()  # an edit held for review: the rules (issue 13)
 
 
 class _Plain:
@@ -118,6 +120,10 @@ class Discussions(Application[UUID]):
         self.sealer = sealer
         self.vault = vault
         self.opener: Any = None  # opens sealed values (projections/keys.py Opener)
+        # The moderation rules' screen (projections/screening.py): called with
+        # (author_id, thread, text, editing comment id or None) before a member's post
+        # or edit is saved; returns the names of the rules that hold it, or raises.
+        self.screen: Any = None
         self.limits = Limits(
             text_min_length=int(self.env.get("TEXT_MIN_LENGTH") or DEFAULT_TEXT_MIN_LENGTH),
             text_max_length=int(self.env.get("TEXT_MAX_LENGTH") or DEFAULT_TEXT_MAX_LENGTH),
@@ -278,6 +284,8 @@ class Discussions(Application[UUID]):
         text = clean_text(text, self.limits)
         thread = self.get_thread(thread_id)
         thread.check_open()
+        if self.screen is not None and not actor.is_moderator:
+            held_by = [*(held_by or []), *self.screen(author_id, thread, text)]
         if parent_id is not None:
             parent = self._get(parent_id, Comment)
             if parent is None or parent.thread_id != thread_id:
@@ -315,7 +323,14 @@ class Discussions(Application[UUID]):
             if retried:
                 return retried
             raise VersionConflict(f"a comment with id {comment.id} exists already") from None
-        return Posted(comment.id, thread_id, comment.version, position, created=True)
+        return Posted(
+            comment.id,
+            thread_id,
+            comment.version,
+            position,
+            created=True,
+            held_by=tuple(held_by or ()),
+        )
 
     def _retried_post(
         self, thread_id: UUID, author_id: UUID, client_key: str, comment_id: UUID | None
@@ -362,13 +377,18 @@ class Discussions(Application[UUID]):
         comment.check_may_change(actor)
         text = clean_text(text, self.limits)
         reason = clean_reason(reason, required=False)
-        self.get_thread(comment.thread_id).check_open()
+        thread = self.get_thread(comment.thread_id)
+        thread.check_open()
+        if self.screen is not None and not actor.is_moderator:
+            held_by = [*(held_by or []), *self.screen(comment.author_id, thread, text, comment.id)]
         key = self._next_key(comment)
         was_pending = comment.awaiting_review
         comment.edit(key.seal(text), actor, key.seal(reason), at=at)
-        if held_by or was_pending:
-            comment.hold(list(held_by or [STILL_PENDING]), actor, at=at)
-        return self._changed(comment, key)
+        held_by = list(held_by or ([STILL_PENDING] if was_pending else []))
+        if held_by:
+            comment.hold(held_by, actor, at=at)
+        changed = self._changed(comment, key)
+        return Changed(changed.id, changed.version, changed.position, tuple(held_by))
 
     # ---- review (issue 13) ---------------------------------------------------------
 

@@ -138,6 +138,9 @@ class Settings:
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # time travel: every K events
     text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
     text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+    # Moderation rules (issue 13): "default" (domain/data/default-rules.toml), "off",
+    # or the path of a TOML rule file.
+    rules: str = "default"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -193,6 +196,7 @@ class Settings:
             checkpoint_every=read("checkpoint_every", "DISCUSS_CHECKPOINT_EVERY", int),
             text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
             text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
+            rules=read("rules", "DISCUSS_RULES"),
         )
 
     @classmethod

@@ -124,6 +124,11 @@ def summarize(event: Any) -> tuple[str, str]:
         base = f"rejected revision {event.revision} of comment {cid}"
     elif isinstance(event, Thread.PremoderationSwitched):
         base = f"switched pre-moderation {'on' if event.on else 'off'}"
+    elif kind == "RuleBook.Adopted":
+        base = (
+            f"put moderation rules in force: {', '.join(event.names) or 'none'}"
+            f" (from {event.source}, sha256 {event.digest[:12]})"
+        )
     elif kind == "ImportRun.Recorded":
         base = f"recorded an import of {event.file_name!r} ({event.source_format})"
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from redis import Redis
 
+from domain.moderation_rules import rules_for
 from domain.settings import Settings
 from workers.bootstrap import BackgroundRunner, Services, built_services, services_for
 
@@ -15,6 +16,9 @@ from workers.bootstrap import BackgroundRunner, Services, built_services, servic
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
+        # An invalid moderation rule file stops the start here, naming its line, before
+        # any connection is made (the services load the rules again after a fork).
+        rules_for(settings.rules)
 
     @property
     def services(self) -> Services:

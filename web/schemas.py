@@ -402,12 +402,23 @@ class CommentPosted(Schema):
     replayed = fields.Boolean(
         metadata={"description": "true when an Idempotency-Key retry returned the original"}
     )
+    held_by = fields.List(
+        fields.String(),
+        metadata={
+            "description": "the moderation rules that hold it for review (empty: published);"
+            " until approved only its author and moderators see it"
+        },
+    )
 
 
 class ChangedOut(Schema):
     id = fields.String()
     version = fields.Integer(metadata={"description": "the new version (If-Match)"})
     position = fields.Integer(metadata={"description": "pass as min_position to read it"})
+    held_by = fields.List(
+        fields.String(),
+        metadata={"description": "edits: the rules that hold the new revision for review"},
+    )
 
 
 class ErasedOut(ChangedOut):

@@ -33,6 +33,7 @@ from domain.application import Discussions
 from domain.settings import Database, Settings
 from projections.engine import Engine
 from projections.registry import build_engine
+from projections.screening import RulesInForce, install_rules
 from projections.setup import open_application
 from workers.jobs import enqueue_catch_up
 from workers.runner import BackgroundRunner, stop_all_runners
@@ -47,6 +48,7 @@ class Services:
     engine: Engine
     runner: BackgroundRunner | None = None  # the embedded runner (serving, no Redis)
     redis: Redis | None = None  # catch-up jobs' Redis (serving, scaled out)
+    rules: RulesInForce | None = None  # moderation rules in force (serving)
 
     @property
     def database(self) -> Database:
@@ -89,6 +91,8 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
     app = open_application(settings)
     try:
         services = Services(settings, app, build_engine(app, settings))
+        if serving:  # an invalid rule file stops the start, naming its line
+            services.rules = install_rules(app, services.engine, settings.rules)
         if serving and settings.redis_url:
             services.redis = Redis.from_url(
                 settings.redis_url, socket_timeout=1, socket_connect_timeout=1

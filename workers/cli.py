@@ -22,6 +22,7 @@ from workers.erasure_cli import COMMANDS as ERASURE_COMMANDS
 from workers.history_cli import export_thread_command, import_history_command
 from workers.importing.cli import import_group
 from workers.rebuild_cli import rebuild_command
+from workers.rules_cli import rules_group
 
 
 class DomainErrorsAsUsage(click.Group):
@@ -147,6 +148,7 @@ for command in (
     import_history_command,
     export_thread_command,
     *ERASURE_COMMANDS,
+    rules_group,
 ):
     main.add_command(command)
 

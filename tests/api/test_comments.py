@@ -17,7 +17,7 @@ def read(client, path: str, position: int, **kwargs):
 
 def test_post_reply_and_read_a_subtree(client, thread, member, other_member):
     top = post(client, member, thread["id"], "top")
-    assert set(top) == {"comment", "thread_id", "version", "position", "replayed"}
+    assert set(top) == {"comment", "thread_id", "version", "position", "replayed", "held_by"}
     assert top["thread_id"] == thread["id"] and top["version"] == 1 and not top["replayed"]
     one = post(client, other_member, thread["id"], "one", parent_id=top["comment"])
     two = post(client, member, thread["id"], "two", parent_id=one["comment"])

@@ -222,3 +222,25 @@ def test_review_decisions_and_their_refusals(app):
     )
     comment = app.get_comment(imported.comment_id)
     assert comment.awaiting_review and comment.unpublished
+
+
+def test_a_change_of_the_rules_in_force_is_an_event_the_audit_log_shows(app, database):
+    from domain.moderation_rules import parse_rules
+    from projections import audit_log
+    from projections.moderation import adoptions
+    from projections.screening import record_adoption
+
+    first = parse_rules('[[rule]]\nname = "links"\nkind = "links"\n', "site.toml")
+    assert record_adoption(app, first) is True
+    assert record_adoption(app, first) is False  # in force already: nothing recorded
+    second = parse_rules('[[rule]]\nname = "links"\nkind = "links"\nmax = 5\n', "site.toml")
+    assert record_adoption(app, second) is True
+    engine = make_engine(app, database, k=100)
+    engine.catch_up_all()
+    recorded = adoptions(engine)
+    assert [r["digest"] for r in recorded] == [second.digest, first.digest]
+    assert recorded[0]["names"] == "links" and recorded[0]["source"] == "site.toml"
+    page = audit_log.audit_page(engine, viewer=Viewer(str(OPERATOR_ID), True))
+    adopted = [e for e in page["entries"] if e["type"] == "RuleBook.Adopted"]
+    assert len(adopted) == 2
+    assert "put moderation rules in force: links (from site.toml" in adopted[0]["summary"]

@@ -150,6 +150,7 @@ def post_comment(thread_id):
             "version": posted.version,
             "position": posted.position,
             "replayed": not posted.created,
+            "held_by": list(posted.held_by),
         },
         201 if posted.created else 200,
         location=url_for("comments.get_comment", comment_id=comment_id),
@@ -197,7 +198,9 @@ def edit_comment(comment_id):
     )
     after_write(changed.position)
     return json_response(
-        _changed_schema, _changed(changed), headers={"ETag": f'"{changed.version}"'}
+        _changed_schema,
+        {**_changed(changed), "held_by": list(changed.held_by)},
+        headers={"ETag": f'"{changed.version}"'},
     )
 
 
