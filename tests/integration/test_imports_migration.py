@@ -357,3 +357,45 @@ def test_a_truncated_file_names_the_line_and_keeps_the_threads_before(sqlite_app
         cut.splitlines()
     )
     assert get(sqlite_app, "a", 1) is not None
+
+
+def test_publish_approves_a_protected_posts_comments_and_leaves_the_pending_ones(
+    cli, sqlite_database, tmp_path
+):
+    path = wxr(
+        tmp_path,
+        item_xml(
+            "secret",
+            comment_xml(1, "One") + comment_xml(2, "Two", parent=1)
+            + comment_xml(3, "Pending", approved="0"),
+            password="s3cret",
+        ),
+    )  # fmt: skip
+    assert cli("wxr", str(path)).exit_code == 0
+    assert reader_page(sqlite_database, "secret")["comments"] == []
+
+    result = cli("publish", f"{SITE}/secret/")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{SITE}/secret/: 2 comment(s) approved; 1 left awaiting review\n"
+    shown = reader_page(sqlite_database, "secret")["comments"]
+    assert len(ids(shown)) == 2 and len(shown) == 1  # the reply under its parent
+    again = cli("publish", f"{SITE}/secret/")
+    assert again.stdout.endswith(": 0 comment(s) approved; 1 left awaiting review\n")
+
+
+def test_a_visible_reply_under_a_held_comment_is_counted(sqlite_app, tmp_path):
+    """Readers see it once its parent is approved (like WordPress, which does not show
+    the replies of a comment it does not show): the report says so."""
+    path = wxr(
+        tmp_path,
+        item_xml(
+            "a",
+            comment_xml(1, "top") + comment_xml(2, "pending", parent=1, approved="0")
+            + comment_xml(3, "reply to pending", parent=2),
+        ),
+    )  # fmt: skip
+
+    summary = import_file(sqlite_app, path, "wxr")
+
+    assert summary.notes["under a held comment (shown once it is approved)"] == 1

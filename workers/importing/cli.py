@@ -20,6 +20,7 @@ import click
 from tqdm import tqdm
 
 from workers.bootstrap import command_services
+from workers.importing.publish import PUBLISHABLE, publish_held
 from workers.importing.run import import_file
 from workers.importing.specs import ImportFormatError, ImportSummary
 
@@ -92,6 +93,25 @@ def isso(file: Path, base_url: str | None, dry_run: bool, strict: bool) -> None:
 def commento(file: Path, base_url: str | None, dry_run: bool, strict: bool) -> None:
     """Import a Commento or Commento++ JSON export (gunzip the downloaded file first)."""
     _run(file, "commento", base_url=base_url, dry_run=dry_run, strict=strict)
+
+
+@import_group.command("publish")
+@click.argument("key")
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    default=PUBLISHABLE,
+    show_default=True,
+    help="Approve the comments held under this rule (repeatable).",
+)
+@click.option("--reason", default=None, help="The approval's reason (moderators see it).")
+def publish(key: str, rules: tuple[str, ...], reason: str | None) -> None:
+    """Publish the imported comments of a password-protected or private post (by its key:
+    the post's URL), held for review until the site owner decides they may be public."""
+    with command_services() as services:
+        done = publish_held(services.app, services.engine, key, tuple(rules), reason)
+    click.echo(f"{key}: {done.approved} comment(s) approved; {done.left} left awaiting review")
 
 
 def _run(file: Path, source_format: str, **options) -> None:

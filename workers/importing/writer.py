@@ -146,6 +146,7 @@ class ThreadWriter:
 
         kept = [c for c in spec.comments if c.source_id not in skipped]
         parents = {c.source_id: self._parent(c, by_id, skipped) for c in kept}
+        self._count_under_held(kept, parents, by_id)
         dates = [c.at for c in kept if c.at is not None]
         if spec.at is not None:
             dates.append(spec.at)
@@ -205,6 +206,19 @@ class ThreadWriter:
         if reparented:
             self.summary.notes["reparented"] += 1
         return parent
+
+    def _count_under_held(
+        self, kept: list[CommentSpec], parents: dict[str, str | None], by_id: dict
+    ) -> None:
+        """Readers do not see a reply under a held comment until it is approved."""
+        for comment in kept:
+            if comment.state == HELD:
+                continue
+            parent = parents[comment.source_id]
+            while parent is not None and by_id[parent].state != HELD:
+                parent = parents.get(parent)
+            if parent is not None:
+                self.summary.notes["under a held comment (shown once it is approved)"] += 1
 
     def _in_order(self, kept: list[CommentSpec], parents: dict[str, str | None], start: datetime):
         """(comment, date) with parents first, then by date and file order."""
