@@ -4,6 +4,7 @@ comment is pending, a reply before its parent, a reply whose parent is missing).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from workers.importing.specs import ImportFormatError
 from workers.importing.writer import comment_id
 
 SITE = "https://blog.example.org"
+FIXTURES = Path(os.environ.get("DISCUSS_FIXTURES", "/work/shared/fixtures")) / "import"
 
 
 def comment_xml(
@@ -156,7 +158,7 @@ def test_an_unknown_wxr_version_and_an_export_without_comments_exit_1(cli, tmp_p
 
 
 def test_a_file_of_another_format_exits_2_saying_what_it_looks_like(cli, tmp_path):
-    fixtures = Path("/work/shared/fixtures/import")
+    fixtures = FIXTURES
     result = cli("wxr", str(fixtures / "isso-disqus.xml"))
     assert result.exit_code == 2
     assert "not a WordPress export (WXR): it looks like a Disqus export" in result.stderr
@@ -399,3 +401,12 @@ def test_a_visible_reply_under_a_held_comment_is_counted(sqlite_app, tmp_path):
     summary = import_file(sqlite_app, path, "wxr")
 
     assert summary.notes["under a held comment (shown once it is approved)"] == 1
+
+
+def test_strict_refuses_a_disqus_post_whose_thread_is_missing(cli):
+    path = FIXTURES / "isso-disqus.xml"
+    result = cli("disqus", "--strict", str(path))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {path}, line 66: comment 6: thread missing (--strict: orphans are errors)\n"
+    )

@@ -94,9 +94,11 @@ def import_file(
     try:
         for spec in reader(path, summary, progress=progress):
             comments += len(spec.comments)
+            _check_strict(path, summary, strict)  # e.g. Disqus posts without their thread
             writer.write(spec)
             if on_thread is not None:
                 on_thread(summary)
+        _check_strict(path, summary, strict)
         if not comments:
             found = ", ".join(f"{n} {what}" for what, n in sorted(summary.found.items()))
             raise ImportFormatError(
@@ -117,3 +119,13 @@ def import_file(
             counts=summary.counts(), orphans=summary.orphans[:MAX_ORPHANS_RECORDED], error=None
         )
     return summary
+
+
+def _check_strict(path: Path, summary: ImportSummary, strict: bool) -> None:
+    if strict and summary.orphans:
+        orphan = summary.orphans[0]
+        raise ImportFormatError(
+            path,
+            orphan.line,
+            f"comment {orphan.source_id}: {orphan.why} (--strict: orphans are errors)",
+        )
