@@ -1,17 +1,21 @@
 """Import throughput and memory: run by hand, prints figures (not run by the tests).
 
     .venv/bin/python bench/bench_import.py [--comments 100000] [--backends sqlite,postgres]
+                                           [--formats wxr,isso]
 
 Generates a WXR file (about 100 comments per post, replies nested up to ~8 deep,
-some HTML, 5% pending) into a temporary directory, then measures, each case in
+some HTML, 5% pending) and an Isso database (`comments.db` with Isso 0.14's schema:
+about 100 comments per thread, replies one level deep as Isso keeps them, 5% pending,
+1% deleted with replies) into a temporary directory, then measures, each case in
 its own subprocess (so that peak memory is the case's own):
 
 - baseline 1: parsing the file with stdlib `ElementTree.iterparse` (clearing
   elements) and discarding the result;
 - baseline 2: the event store's batched write rate: the bare library saving
   1,000 one-event aggregates per `save()` (events as large as a comment's);
-- the import (`workers.importing.run.import_file`) on a fresh SQLite file and a
-  fresh PostgreSQL database (created and dropped here), in comments per second;
+- the import (`workers.importing.run.import_file`) of each format on a fresh
+  SQLite file and a fresh PostgreSQL database (created and dropped here), in
+  comments per second;
 - peak memory (maxrss) of the import of 1/10 of the comments and of all of them:
   flat if the import streams.
 
@@ -102,6 +106,55 @@ def generate_wxr(path: Path, comments: int, per_post: int = 100, seed: int = 7) 
     return posts
 
 
+ISSO_SCHEMA = """
+CREATE TABLE preferences (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE threads (id INTEGER PRIMARY KEY, uri VARCHAR(256) UNIQUE, title VARCHAR(256));
+CREATE TABLE comments (
+    tid REFERENCES threads(id), id INTEGER PRIMARY KEY, parent INTEGER,
+    created FLOAT NOT NULL, modified FLOAT, mode INTEGER, remote_addr VARCHAR,
+    text VARCHAR NOT NULL, author VARCHAR, email VARCHAR, website VARCHAR,
+    likes INTEGER DEFAULT 0, dislikes INTEGER DEFAULT 0, voters BLOB NOT NULL,
+    notification INTEGER DEFAULT 0);
+"""  # Isso 0.14's tables, as in shared/fixtures/import/isso-0.14-comments.db
+
+
+def generate_isso(path: Path, comments: int, per_thread: int = 100, seed: int = 7) -> int:
+    """Write an Isso database with `comments` comments; returns the number of threads."""
+    import sqlite3
+
+    rng = random.Random(seed)
+    threads = max(1, comments // per_thread)
+    names = [f"Reader {i}" for i in range(2000)]
+    db = sqlite3.connect(path)
+    db.executescript(ISSO_SCHEMA)
+    written = 0
+    for thread in range(threads):
+        tid = thread + 1
+        db.execute("INSERT INTO threads VALUES (?, ?, ?)", (tid, f"/{thread}/", f"Post {thread}"))
+        count = per_thread if thread < threads - 1 else comments - written
+        base = 1_300_000_000 + thread * 86_400
+        tops: list[int] = []
+        rows = []
+        for index in range(count):
+            cid = written + index + 1
+            parent = rng.choice(tops) if tops and rng.random() < 0.5 else None
+            if parent is None:
+                tops.append(cid)
+            roll = rng.random()
+            mode = 2 if roll < 0.05 else (4 if roll < 0.06 and parent is None else 1)
+            deleted = mode == 4
+            rows.append((
+                tid, cid, parent, base + 60.0 * index, None, mode, "192.0.2.0",
+                "" if deleted else _words(rng, rng.randint(8, 40)).capitalize() + ".",
+                None if deleted else rng.choice(names), None, None, 0, 0, b"\0" * 256, 0,
+            ))  # fmt: skip
+        db.executemany("INSERT INTO comments VALUES (" + ",".join("?" * 15) + ")", rows)
+        written += count
+    db.commit()
+    db.close()
+    return threads
+
+
 def _wxr_date(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
 
@@ -176,14 +229,14 @@ def case_batched_write(backend: str, url: str, events: int, text_length: int) ->
     return {"seconds": seconds, "events": events}
 
 
-def case_import(url: str, path: str) -> dict:
+def case_import(url: str, path: str, source_format: str = "wxr") -> dict:
     from domain.settings import Database
     from projections.setup import open_application
     from workers.importing.run import import_file
 
     app = open_application(Database.from_url(url))
     started = time.perf_counter()
-    summary = import_file(app, path, "wxr")
+    summary = import_file(app, path, source_format)
     seconds = time.perf_counter() - started
     events = app.recorder.max_notification_id() or 0
     app.close()
@@ -209,7 +262,7 @@ def _case_main(args: list[str]) -> None:
     elif name == "write":
         figures = case_batched_write(rest[0], rest[1], int(rest[2]), int(rest[3]))
     else:
-        figures = case_import(rest[0], rest[1])
+        figures = case_import(*rest)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     figures["maxrss_mib"] = usage.ru_maxrss / 1024
     figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # this process only
@@ -252,6 +305,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--comments", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--formats", default="wxr,isso")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.case:
@@ -259,22 +313,29 @@ def main() -> None:
         return
 
     backends = [b for b in options.backends.split(",") if b]
+    formats = [f for f in options.formats.split(",") if f]
     sizes = sorted({max(100, options.comments // 10), options.comments})
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"nproc: {cpus}   python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="bench_import_") as tmp:
         directory = Path(tmp)
         files = {}
-        for size in sizes:
-            path = directory / f"wxr-{size}.xml"
-            started = time.perf_counter()
-            posts = generate_wxr(path, size)
-            files[size] = path
-            print(
-                f"generated {path.name}: {size:,} comments in {posts:,} posts,"
-                f" {path.stat().st_size / 2**20:.1f} MiB ({time.perf_counter() - started:.1f} s)"
-            )
-        big = files[options.comments]
+        generators = {"wxr": (generate_wxr, "xml"), "isso": (generate_isso, "db")}
+        for fmt in formats:
+            generate, suffix = generators[fmt]
+            for size in sizes:
+                path = directory / f"{fmt}-{size}.{suffix}"
+                started = time.perf_counter()
+                threads = generate(path, size)
+                files[(fmt, size)] = path
+                print(
+                    f"generated {path.name}: {size:,} comments in {threads:,} threads,"
+                    f" {path.stat().st_size / 2**20:.1f} MiB"
+                    f" ({time.perf_counter() - started:.1f} s)"
+                )
+        big = directory / f"wxr-{options.comments}.xml"  # the baselines' file
+        if ("wxr", options.comments) not in files:
+            generate_wxr(big, options.comments)
         text_length = mean_text_length(big)
 
         parse = run_case("parse", str(big))
@@ -296,32 +357,33 @@ def main() -> None:
                 f" {write['seconds']:.2f} s = {write_rate:,.0f} events/s"
                 f" (client CPU {1e6 * write['cpu_seconds'] / write['events']:.0f} us/event)"
             )
-            for size in sizes:
-                with Store(backend, directory) as url:
-                    imported = run_case("import", url, str(files[size]))
-                rate = imported["comments"] / imported["seconds"]
-                results[(backend, size)] = imported
+            for fmt in formats:
+                for size in sizes:
+                    with Store(backend, directory) as url:
+                        imported = run_case("import", url, str(files[(fmt, size)]), fmt)
+                    rate = imported["comments"] / imported["seconds"]
+                    results[(backend, fmt, size)] = imported
+                    cpu = 1e6 * imported["cpu_seconds"] / imported["comments"]
+                    print(
+                        f"[{backend}] {fmt} import {size:,}: {imported['comments']:,} comments"
+                        f" ({imported['events']:,} events) in {imported['seconds']:.2f} s ="
+                        f" {rate:,.0f} comments/s, maxrss {imported['maxrss_mib']:.0f} MiB"
+                        f" (client CPU {cpu:.0f} us/comment)"
+                    )
+                big_import = results[(backend, fmt, options.comments)]
+                rate = big_import["comments"] / big_import["seconds"]
+                event_rate = big_import["events"] / big_import["seconds"]
                 print(
-                    f"[{backend}] import {size:,}: {imported['comments']:,} comments"
-                    f" ({imported['events']:,} events) in {imported['seconds']:.2f} s ="
-                    f" {rate:,.0f} comments/s, maxrss {imported['maxrss_mib']:.0f} MiB"
-                    f" (client CPU {1e6 * imported['cpu_seconds'] / imported['comments']:.0f}"
-                    " us/comment)"
+                    f"[{backend}] {fmt} ratio import/batched-write: {rate / write_rate:.0%} in"
+                    f" comments ({event_rate / write_rate:.0%} in events); target >= 25%"
                 )
-            big_import = results[(backend, options.comments)]
-            rate = big_import["comments"] / big_import["seconds"]
-            event_rate = big_import["events"] / big_import["seconds"]
-            print(
-                f"[{backend}] ratio import/batched-write: {rate / write_rate:.0%} in comments"
-                f" ({event_rate / write_rate:.0%} in events); target >= 25%"
-            )
-            if len(sizes) == 2:
-                small, large = (results[(backend, s)]["maxrss_mib"] for s in sizes)
-                print(
-                    f"[{backend}] memory: maxrss {small:.0f} MiB for {sizes[0]:,} comments,"
-                    f" {large:.0f} MiB for {sizes[1]:,} ({large / small:.2f}x for"
-                    f" {sizes[1] / sizes[0]:.0f}x the file)"
-                )
+                if len(sizes) == 2:
+                    small, large = (results[(backend, fmt, s)]["maxrss_mib"] for s in sizes)
+                    print(
+                        f"[{backend}] {fmt} memory: maxrss {small:.0f} MiB for {sizes[0]:,}"
+                        f" comments, {large:.0f} MiB for {sizes[1]:,} ({large / small:.2f}x"
+                        f" for {sizes[1] / sizes[0]:.0f}x the file)"
+                    )
 
 
 if __name__ == "__main__":

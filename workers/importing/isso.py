@@ -3,7 +3,7 @@
 Isso (https://isso-comments.de) keeps everything in one SQLite file: `threads`
 (id, uri, title) and `comments` (tid, id, parent, created, modified, mode, text,
 author, email, website, likes, dislikes, ...; times are Unix seconds, UTC). The
-file is opened read-only and read a thread at a time (its comments only), so
+file is opened read-only and its comments read in one pass in thread order, so
 memory holds one thread whatever the database's size; Isso may keep running,
 but a database locked by a write in progress stops the import with a clear error.
 
@@ -35,6 +35,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path
 
 from workers.importing.sniff import unreadable_database
@@ -45,6 +46,7 @@ from workers.importing.specs import (
     CommentSpec,
     ImportFormatError,
     ImportSummary,
+    Orphan,
     SourceUnreadable,
     ThreadSpec,
 )
@@ -100,35 +102,48 @@ def _threads(
     base_url: str,
     progress: Progress | None,
 ) -> Iterator[ThreadSpec]:
+    """One pass over the comments in thread order (Isso has no index on `tid`: a query
+    per thread would scan the whole table each time); SQLite's sorter spills to disk,
+    so memory holds one thread."""
     size = Path(path).stat().st_size
-    count = connection.execute("SELECT count(*) FROM threads").fetchone()[0] or 1
-    per_thread, reported = size // count, 0
+    total = connection.execute("SELECT count(*) FROM comments").fetchone()[0] or 1
+    reported = 0
     columns = {row[1] for row in connection.execute("PRAGMA table_info(comments)")}
-    extra = ", ".join(c for c in OPTIONAL if c in columns)
-    select = f"SELECT {', '.join(COLUMNS)}{', ' + extra if extra else ''} FROM comments"
-    threads = connection.execute("SELECT id, uri, title FROM threads ORDER BY id")
-    for thread in threads:
+    extra = "".join(f", c.{c}" for c in OPTIONAL if c in columns)
+    rows = connection.execute(
+        f"SELECT {', '.join('c.' + c for c in COLUMNS)}{extra},"
+        " t.id AS thread, t.uri AS uri, t.title AS title"
+        " FROM comments c LEFT JOIN threads t ON t.id = c.tid ORDER BY c.tid, c.id"
+    )
+    seen = 0
+    for tid, group in groupby(rows, key=lambda row: row["tid"]):
+        first = None
+        comments = []
+        for row in group:
+            first = first or row
+            comments.append(_comment(path, row, summary))
+        seen += len(comments)
         summary.found["threads"] += 1
-        rows = connection.execute(f"{select} WHERE tid = ? ORDER BY id", (thread["id"],))
-        comments = [_comment(path, row, summary) for row in rows]
         summary.found["comments"] += len(comments)
-        if progress is not None and reported + per_thread <= size:
-            progress(per_thread)
-            reported += per_thread
-        if not comments:
+        if progress is not None:
+            done = size * seen // total
+            progress(done - reported)
+            reported = done
+        if first["thread"] is None:  # a comment whose thread row is gone
+            summary.orphans.extend(
+                Orphan(c.source_id, None, f"thread {tid} missing") for c in comments
+            )
             continue
-        uri = str(thread["uri"] or "").strip()
+        uri = str(first["uri"] or "").strip()
         if not uri:
-            raise ImportFormatError(path, None, f"thread {thread['id']} has no uri")
+            raise ImportFormatError(path, None, f"thread {tid} has no uri")
         yield ThreadSpec(
             key=base_url + uri if base_url and uri.startswith("/") else uri,
-            title=str(thread["title"] or ""),
+            title=str(first["title"] or ""),
             at=None,
             comments=comments,
-            source_id=f"thread {thread['id']}",
+            source_id=f"thread {tid}",
         )
-    if progress is not None and size > reported:
-        progress(size - reported)
 
 
 def _comment(path: str | Path, row: sqlite3.Row, summary: ImportSummary) -> CommentSpec:
