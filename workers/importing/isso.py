@@ -46,6 +46,7 @@ from workers.importing.specs import (
     CommentSpec,
     ImportFormatError,
     ImportSummary,
+    NotThisFormat,
     Orphan,
     SourceUnreadable,
     ThreadSpec,
@@ -88,7 +89,7 @@ def _open(path: str | Path) -> sqlite3.Connection:
     ]
     if missing:
         connection.close()
-        raise ImportFormatError(
+        raise NotThisFormat(
             path, None, f"not an Isso database: missing columns {', '.join(missing)}"
         )
     connection.row_factory = sqlite3.Row
