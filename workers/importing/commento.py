@@ -18,8 +18,8 @@ keeps its row with `deleted` true, markdown "[deleted]" and commenterHex
 
 Streamed: the file is decoded a record at a time (`jsonstream.json_members`).
 Comments of a page may be anywhere, and the commenters (their names) come after
-the comments, so both are spooled to a temporary SQLite file on disk, then the
-threads are read back one page at a time: memory stays flat.
+the comments, so both are spooled to disk (`spool.CommentSpool`), then the threads
+are read back one page at a time: memory stays flat.
 
 Decisions: the key is `base_url` + `url` if a base is given, else
 "https://" + `domain` + `url` (Commento stores the host without a scheme);
@@ -33,9 +33,6 @@ and counted: `score` (no votes here), commenters' email, link and photo.
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,6 +50,7 @@ from workers.importing.specs import (
     ImportSummary,
     ThreadSpec,
 )
+from workers.importing.spool import CommentSpool
 from workers.importing.xmlstream import Progress
 
 ROOT = "root"
@@ -68,52 +66,34 @@ def read_commento(
     base_url: str | None = None,
     progress: Progress | None = None,
 ) -> Iterator[ThreadSpec]:
-    with tempfile.TemporaryDirectory(prefix="commento-import-") as scratch:
-        spool = sqlite3.connect(Path(scratch) / "spool.db")
-        try:
-            _spool(path, summary, spool, (base_url or "").rstrip("/"), progress)
-            yield from _threads(path, spool, summary)
-        finally:
-            spool.close()
+    with CommentSpool() as spool:
+        _spool(path, summary, spool, (base_url or "").rstrip("/"), progress)
+        yield from _threads(spool, summary)
 
 
 def _spool(
     path: str | Path,
     summary: ImportSummary,
-    spool: sqlite3.Connection,
+    spool: CommentSpool,
     base_url: str,
     progress: Progress | None,
 ) -> None:
-    spool.executescript(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-        "CREATE TABLE comments (seq INTEGER PRIMARY KEY, key TEXT, line INTEGER, commenter TEXT,"
-        " record TEXT);"
-        "CREATE INDEX comments_key ON comments (key, seq);"
-        "CREATE TABLE commenters (hex TEXT PRIMARY KEY, name TEXT);"
-    )
     version = None
     for member, number, line, value in json_members(path, progress):
         if member == "version":
             version = value
         elif member == "comments" and number:
             key = _key(path, line, number, value, base_url)
-            spool.execute(
-                "INSERT INTO comments (key, line, commenter, record) VALUES (?, ?, ?, ?)",
-                (key, line, str(value.get("commenterHex") or ANONYMOUS), json.dumps(value)),
-            )
+            spool.add(key, _comment(path, line, value, summary))
             summary.found["comments"] += 1
         elif member == "commenters" and number and isinstance(value, dict):
             if value.get("commenterHex"):
-                spool.execute(
-                    "INSERT OR REPLACE INTO commenters VALUES (?, ?)",
-                    (str(value["commenterHex"]), str(value.get("name") or "")),
-                )
+                spool.name(str(value["commenterHex"]), str(value.get("name") or ""))
             summary.found["commenters"] += 1
     if version is not None and version not in VERSIONS:
         raise ImportFormatError(
             path, None, f"Commento export version {version!r}; this importer reads version 1"
         )
-    spool.commit()
 
 
 def _key(path, line: int, number: int, record: Any, base_url: str) -> str:
@@ -134,33 +114,22 @@ def _key(path, line: int, number: int, record: Any, base_url: str) -> str:
     return page
 
 
-def _threads(
-    path: str | Path, spool: sqlite3.Connection, summary: ImportSummary
-) -> Iterator[ThreadSpec]:
-    pages = spool.execute("SELECT key, min(seq) AS first FROM comments GROUP BY key ORDER BY first")
-    for key, _ in pages:
-        rows = spool.execute(
-            "SELECT c.line, c.record, a.name, a.hex IS NOT NULL FROM comments c"
-            " LEFT JOIN commenters a ON a.hex = c.commenter WHERE c.key = ? ORDER BY c.seq",
-            (key,),
-        ).fetchall()
-        comments = [
-            _comment(path, line, json.loads(record), name, known, summary)
-            for line, record, name, known in rows
-        ]
+def _threads(spool: CommentSpool, summary: ImportSummary) -> Iterator[ThreadSpec]:
+    for key in spool.groups():
+        comments = spool.comments([key])
+        for comment in comments:  # author_name holds the commenterHex until now
+            if comment.author_name:
+                name = spool.name(comment.author_name)
+                if name is None:
+                    summary.notes["commenter not in the export (imported as Anonymous)"] += 1
+                comment.author_name = name or ""
         yield ThreadSpec(
-            key=key, title="", at=None, comments=comments, source_id=key, line=rows[0][0]
+            key=key, title="", at=None, comments=comments, source_id=key, line=comments[0].line
         )
 
 
-def _comment(
-    path: str | Path,
-    line: int,
-    record: dict,
-    name: str | None,
-    known: bool,
-    summary: ImportSummary,
-) -> CommentSpec:
+def _comment(path: str | Path, line: int, record: dict, summary: ImportSummary) -> CommentSpec:
+    """The comment, its author still named by commenterHex ("" if anonymous)."""
     source_id = str(record["commentHex"]).strip()
     parent = str(record.get("parentHex") or ROOT).strip()
     commenter = str(record.get("commenterHex") or ANONYMOUS)
@@ -173,12 +142,10 @@ def _comment(
         at = iso_date(str(record.get("creationDate") or ""))
     except ValueError as error:
         raise ImportFormatError(path, line, f"comment {source_id}: {error}") from None
-    if commenter != ANONYMOUS and not known:
-        summary.notes["commenter not in the export (imported as Anonymous)"] += 1
     spec = CommentSpec(
         source_id=source_id,
         parent_source_id=None if parent in ("", ROOT) else parent,
-        author_name=(name or "") if commenter != ANONYMOUS else "",
+        author_name="" if commenter == ANONYMOUS else commenter,
         text=text,
         at=at,
         line=line,

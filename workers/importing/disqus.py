@@ -2,9 +2,10 @@
 
 Posts name their thread and parent by `dsq:id`, and may come before them in the
 file, so threads can only be complete at the end of the file. The file is
-streamed (each element removed once read: no DOM is kept), but the posts are kept
-as small records until the end, then the threads are yielded one by one: memory
-grows with the number of posts (about 1 KiB each), not with the file's markup.
+streamed (each element removed once read: no DOM is kept) and the posts are
+spooled to disk (`spool.CommentSpool`) until the end, then the threads are yielded
+one by one: memory holds one thread (and a small record per thread), whatever the
+number of posts.
 
 Decisions:
 
@@ -46,6 +47,7 @@ from workers.importing.specs import (
     Orphan,
     ThreadSpec,
 )
+from workers.importing.spool import CommentSpool
 from workers.importing.xmlstream import Progress, local_name, text_of, xml_events
 
 NS = "{http://disqus.com}"
@@ -68,14 +70,20 @@ class _Group:
     at: datetime | None
     line: int
     source_id: str
-    comments: list[CommentSpec] = field(default_factory=list)
+    dsq_ids: list[str] = field(default_factory=list)
 
 
 def read_disqus(
     path: str | Path, summary: ImportSummary, *, progress: Progress | None = None
 ) -> Iterator[ThreadSpec]:
+    with CommentSpool() as spool:
+        yield from _read(path, summary, spool, progress)
+
+
+def _read(
+    path: str | Path, summary: ImportSummary, spool: CommentSpool, progress: Progress | None
+) -> Iterator[ThreadSpec]:
     threads: dict[str, _Thread] = {}
-    posts: list[tuple[str | None, CommentSpec]] = []  # (thread dsq:id, post)
     depth = 0  # of the current element: disqus 1, its records 2
     root = None
     record_line = 0
@@ -105,10 +113,11 @@ def read_disqus(
                     )
                 threads[thread.dsq_id] = thread
             elif name == "post":
-                posts.append(_post(path, element, record_line))
+                thread_id, post = _post(path, element, record_line)
+                spool.add(thread_id or "", post)  # "": no <thread>
             root.remove(element)
 
-    yield from _group(threads, posts, summary)
+    yield from _group(threads, spool, summary)
 
 
 def _child(element: ET.Element, name: str) -> ET.Element | None:
@@ -174,36 +183,38 @@ def _post(path, element: ET.Element, line: int) -> tuple[str | None, CommentSpec
 
 
 def _group(
-    threads: dict[str, _Thread],
-    posts: list[tuple[str | None, CommentSpec]],
-    summary: ImportSummary,
+    threads: dict[str, _Thread], spool: CommentSpool, summary: ImportSummary
 ) -> Iterator[ThreadSpec]:
     groups: dict[str, _Group] = {}
     for thread in threads.values():  # file order: the first thread of a key names it
         group = groups.get(thread.key) if thread.key else None
         if group is None and thread.key:
-            groups[thread.key] = _Group(
+            group = groups[thread.key] = _Group(
                 thread.key, thread.title, thread.at, thread.line, thread.dsq_id
             )
         elif group is not None:
             group.title = group.title or thread.title
             if thread.at and (group.at is None or thread.at < group.at):
                 group.at = thread.at
-    for thread_id, post in posts:
+        if group is not None:
+            group.dsq_ids.append(thread.dsq_id)
+    for thread_id in spool.groups():
         thread = threads.get(thread_id) if thread_id else None
         if thread is None:
-            summary.orphans.append(Orphan(post.source_id, post.line, "thread missing"))
+            summary.orphans.extend(
+                Orphan(post.source_id, post.line, "thread missing")
+                for post in spool.comments([thread_id])
+            )
         elif not thread.key:
-            summary.skipped["thread without link"] += 1
-        else:
-            groups[thread.key].comments.append(post)
+            summary.skipped["thread without link"] += len(spool.comments([thread_id]))
     for group in groups.values():
-        if group.comments:
+        comments = spool.comments(group.dsq_ids)
+        if comments:
             yield ThreadSpec(
                 key=group.key,
                 title=group.title,
                 at=group.at,
-                comments=group.comments,
+                comments=comments,
                 source_id=group.source_id,
                 line=group.line,
             )

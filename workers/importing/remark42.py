@@ -4,8 +4,8 @@ is not a comment and is skipped).
 
 Streamed: the file is read in chunks and decoded one record at a time (a record
 may be at most 16 MiB). Comments of a page may be anywhere in the file, so they
-are kept as small records until the end, then yielded a thread at a time: memory
-grows with the number of comments, not with the file's size.
+are spooled to disk (`spool.CommentSpool`) until the end, then yielded a thread at
+a time: memory holds one thread (and a title per page), whatever the file's size.
 
 A record is a comment: `id`, `pid` (parent id, "" for none), `text` (rendered
 HTML, whitespace collapsed like a browser), `user.name` (else `user.id`),
@@ -35,25 +35,30 @@ from workers.importing.specs import (
     ImportSummary,
     ThreadSpec,
 )
+from workers.importing.spool import CommentSpool
 from workers.importing.xmlstream import Progress
 
 
 def read_remark42(
     path: str | Path, summary: ImportSummary, *, progress: Progress | None = None
 ) -> Iterator[ThreadSpec]:
-    threads: dict[str, ThreadSpec] = {}
-    for number, line, record in json_records(path, progress):
-        if number == 1 and isinstance(record, dict) and "version" in record and "id" not in record:
-            continue  # the backup format's header
-        url, title, comment = _comment(path, number, line, record)
-        thread = threads.get(url)
-        if thread is None:
-            thread = threads[url] = ThreadSpec(
-                key=url, title=title, at=None, comments=[], source_id=url, line=line
-            )
-        thread.title = thread.title or title
-        thread.comments.append(comment)
-    yield from threads.values()
+    pages: dict[str, ThreadSpec] = {}  # url -> the thread without its comments
+    with CommentSpool() as spool:
+        for number, line, record in json_records(path, progress):
+            header = isinstance(record, dict) and "version" in record and "id" not in record
+            if number == 1 and header:
+                continue  # the backup format's header
+            url, title, comment = _comment(path, number, line, record)
+            page = pages.get(url)
+            if page is None:
+                page = pages[url] = ThreadSpec(
+                    key=url, title=title, at=None, comments=[], source_id=url, line=line
+                )
+            page.title = page.title or title
+            spool.add(url, comment)
+        for url, page in pages.items():
+            page.comments = spool.comments([url])
+            yield page
 
 
 def _comment(path, number: int, line: int, record: Any) -> tuple[str, str, CommentSpec]:
