@@ -25,6 +25,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -89,7 +90,7 @@ class Rule:
         kind = self.kind
         if kind == "links":
             # Count only as far as needed: more than K is all the rule asks.
-            return any(found > self.count for found, _ in enumerate(_LINK.finditer(text), 1))
+            return sum(1 for _ in islice(_LINK.finditer(text), self.count + 1)) > self.count
         if kind == "first-comments":
             return not facts.editing and facts.posted < self.count
         if kind == "words":
@@ -116,11 +117,13 @@ class RuleSet:
     def wants_recent_texts(self) -> int:
         return max((r.count for r in self.rules if r.kind == "repeated"), default=0)
 
-    def check(self, text: str, facts: Facts) -> Decision:
-        """What the rules decide for `text` (a new comment or an edit's new text)."""
+    def check(self, text: str, facts: Facts, lowered: str | None = None) -> Decision:
+        """What the rules decide for `text` (a new comment or an edit's new text);
+        `lowered`: normalise(text), if the caller has it already."""
         if not self.rules:
             return PASS
-        lowered = normalise(text) if self.wants_recent_texts else ""
+        if lowered is None:
+            lowered = normalise(text) if self.wants_recent_texts else ""
         trusted = 0 < self.trusted_after <= facts.approved
         held: list[str] = []
         for rule in self.rules:
