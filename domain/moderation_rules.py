@@ -84,7 +84,8 @@ class Rule:
     count: int = 0  # first-comments: N; links: K; repeated: within
     words: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    _regex: re.Pattern | None = field(default=None, compare=False, repr=False)
+    # words: one regex of them all; patterns: each compiled alone (each may set flags)
+    _regexes: tuple[re.Pattern, ...] = field(default=(), compare=False, repr=False)
 
     def fires(self, text: str, lowered: str, facts: Facts) -> bool:
         kind = self.kind
@@ -94,7 +95,7 @@ class Rule:
         if kind == "first-comments":
             return not facts.editing and facts.posted < self.count
         if kind == "words":
-            return self._regex is not None and self._regex.search(text) is not None
+            return any(regex.search(text) is not None for regex in self._regexes)
         if kind == "repeated":
             return lowered in facts.recent_texts[: self.count]
         if kind == "premoderated":
@@ -236,7 +237,7 @@ def _rule(entry: object, lines: list[str], header: int | None, source: str, take
             raise fail(f"rule {name!r}: {key} must be a whole number, 0 or more", key)
         return value
 
-    count, words, patterns, regex = 0, (), (), None
+    count, words, patterns, regexes = 0, (), (), []
     if kind == "first-comments":
         count = number("count", 1)
     elif kind == "links":
@@ -248,15 +249,15 @@ def _rule(entry: object, lines: list[str], header: int | None, source: str, take
         patterns = tuple(_strings(entry, "patterns", fail))
         if not words and not patterns:
             raise fail(f"rule {name!r}: give words, patterns, or both", "kind")
-        parts = [rf"\b{re.escape(w)}\b" for w in words]
+        if words:
+            alternatives = "|".join(re.escape(w) for w in words)
+            regexes.append(re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE))
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                regexes.append(re.compile(pattern, re.IGNORECASE))
             except re.error as error:
                 raise fail(f"rule {name!r}: pattern {pattern!r}: {error}", "patterns") from None
-            parts.append(f"(?:{pattern})")
-        regex = re.compile("|".join(parts), re.IGNORECASE)
-    return Rule(name, kind, action, count, words, patterns, regex)
+    return Rule(name, kind, action, count, words, patterns, tuple(regexes))
 
 
 def _strings(entry: dict, key: str, fail) -> Sequence[str]:
