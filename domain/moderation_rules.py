@@ -25,6 +25,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -83,17 +84,18 @@ class Rule:
     count: int = 0  # first-comments: N; links: K; repeated: within
     words: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
-    _regex: re.Pattern | None = field(default=None, compare=False, repr=False)
+    # words: one regex of them all; patterns: each compiled alone (each may set flags)
+    _regexes: tuple[re.Pattern, ...] = field(default=(), compare=False, repr=False)
 
     def fires(self, text: str, lowered: str, facts: Facts) -> bool:
         kind = self.kind
         if kind == "links":
             # Count only as far as needed: more than K is all the rule asks.
-            return any(found > self.count for found, _ in enumerate(_LINK.finditer(text), 1))
+            return sum(1 for _ in islice(_LINK.finditer(text), self.count + 1)) > self.count
         if kind == "first-comments":
             return not facts.editing and facts.posted < self.count
         if kind == "words":
-            return self._regex is not None and self._regex.search(text) is not None
+            return any(regex.search(text) is not None for regex in self._regexes)
         if kind == "repeated":
             return lowered in facts.recent_texts[: self.count]
         if kind == "premoderated":
@@ -116,11 +118,13 @@ class RuleSet:
     def wants_recent_texts(self) -> int:
         return max((r.count for r in self.rules if r.kind == "repeated"), default=0)
 
-    def check(self, text: str, facts: Facts) -> Decision:
-        """What the rules decide for `text` (a new comment or an edit's new text)."""
+    def check(self, text: str, facts: Facts, lowered: str | None = None) -> Decision:
+        """What the rules decide for `text` (a new comment or an edit's new text);
+        `lowered`: normalise(text), if the caller has it already."""
         if not self.rules:
             return PASS
-        lowered = normalise(text) if self.wants_recent_texts else ""
+        if lowered is None:
+            lowered = normalise(text) if self.wants_recent_texts else ""
         trusted = 0 < self.trusted_after <= facts.approved
         held: list[str] = []
         for rule in self.rules:
@@ -233,7 +237,7 @@ def _rule(entry: object, lines: list[str], header: int | None, source: str, take
             raise fail(f"rule {name!r}: {key} must be a whole number, 0 or more", key)
         return value
 
-    count, words, patterns, regex = 0, (), (), None
+    count, words, patterns, regexes = 0, (), (), []
     if kind == "first-comments":
         count = number("count", 1)
     elif kind == "links":
@@ -245,15 +249,15 @@ def _rule(entry: object, lines: list[str], header: int | None, source: str, take
         patterns = tuple(_strings(entry, "patterns", fail))
         if not words and not patterns:
             raise fail(f"rule {name!r}: give words, patterns, or both", "kind")
-        parts = [rf"\b{re.escape(w)}\b" for w in words]
+        if words:
+            alternatives = "|".join(re.escape(w) for w in words)
+            regexes.append(re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE))
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                regexes.append(re.compile(pattern, re.IGNORECASE))
             except re.error as error:
                 raise fail(f"rule {name!r}: pattern {pattern!r}: {error}", "patterns") from None
-            parts.append(f"(?:{pattern})")
-        regex = re.compile("|".join(parts), re.IGNORECASE)
-    return Rule(name, kind, action, count, words, patterns, regex)
+    return Rule(name, kind, action, count, words, patterns, tuple(regexes))
 
 
 def _strings(entry: dict, key: str, fail) -> Sequence[str]:

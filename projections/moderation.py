@@ -143,8 +143,11 @@ def author_counts(engine: Engine, author_id: str) -> dict[str, int]:
     return dict(row) if row else {"posted": 0, "approved": 0, "rejected": 0}
 
 
-def recent_texts(engine: Engine, author_id: str, limit: int, exclude: str | None) -> list[str]:
-    """The sealed latest texts of the author's last `limit` comments (newest first)."""
+def recent_texts(
+    engine: Engine, author_id: str, limit: int, exclude: str | None
+) -> list[tuple[str, str]]:
+    """(comment id, sealed latest text) of the author's last `limit` comments, newest
+    first (`exclude`: a comment left out)."""
     if limit <= 0:
         return []
     t = engine.tables("moderation")
@@ -170,7 +173,7 @@ def recent_texts(engine: Engine, author_id: str, limit: int, exclude: str | None
     ).all():
         if r["comment_id"] not in latest or latest[r["comment_id"]][0] < r["version"]:
             latest[r["comment_id"]] = (r["version"], r["text"])
-    return [latest[c][1] for c in ids if c in latest and latest[c][1] is not None]
+    return [(c, latest[c][1]) for c in ids if c in latest and latest[c][1] is not None]
 
 
 def queue_rows(engine: Engine, limit: int, after: int | None = None) -> list[dict[str, Any]]:

@@ -64,21 +64,30 @@ class Report:
 
 
 class _Past:
-    """The facts as of the replay's current point of the log."""
+    """The facts as of the replay's current point of the log (keyed by UUID objects, as
+    decoded: no string conversions per event)."""
 
     def __init__(self, recent: int):
         self.recent = recent
-        self.posted: dict[str, int] = {}
-        self.approved: dict[str, int] = {}
-        self.texts: dict[str, deque[tuple[str, str]]] = {}  # author -> (comment, text)
-        self.author_of: dict[str, str] = {}
-        self.moderators: set[str] = {str(OPERATOR_ID)}
-        self.premoderated: set[str] = set()
+        self.posted: dict[Any, int] = {}
+        self.approved: dict[Any, int] = {}
+        # author -> their last texts (normalised) and the comments they belong to
+        self.texts: dict[Any, deque[str]] = {}
+        self.ids: dict[Any, deque[Any]] = {}
+        self.author_of: dict[Any, Any] = {}
+        self.moderators: set[Any] = {OPERATOR_ID}
+        self.premoderated: set[Any] = set()
 
-    def facts(self, author: str, thread: str, editing: str | None) -> Facts:
-        texts = self.texts.get(author, ())
-        recent = tuple(t for c, t in reversed(texts) if c != editing)[: self.recent]
-        posted = self.posted.get(author, 0) - (1 if editing else 0)
+    def facts(self, author: Any, thread: Any, editing: Any) -> Facts:
+        texts = self.texts.get(author)
+        if not texts:
+            recent: tuple[str, ...] = ()
+        elif editing is not None and editing in self.ids[author]:
+            pairs = zip(self.ids[author], texts, strict=True)
+            recent = tuple(t for c, t in pairs if c != editing)[-self.recent :]
+        else:
+            recent = tuple(texts)[-self.recent :]
+        posted = self.posted.get(author, 0) - (1 if editing is not None else 0)
         return Facts(
             posted=max(posted, 0),
             approved=self.approved.get(author, 0),
@@ -87,12 +96,14 @@ class _Past:
             editing=editing is not None,
         )
 
-    def wrote(self, author: str, comment: str, text: str | None) -> None:
-        if self.recent and text is not None:
-            q = self.texts.get(author)
-            if q is None:
-                q = self.texts[author] = deque(maxlen=self.recent + 1)
-            q.append((comment, normalise(text)))
+    def wrote(self, author: Any, comment: Any, lowered: str | None) -> None:
+        if self.recent and lowered is not None:
+            texts = self.texts.get(author)
+            if texts is None:
+                texts = self.texts[author] = deque(maxlen=self.recent + 1)
+                self.ids[author] = deque(maxlen=self.recent + 1)
+            texts.append(lowered)
+            self.ids[author].append(comment)
 
 
 def try_rules(
@@ -139,39 +150,40 @@ def _apply(
 ) -> None:
     kind = type(e)
     if kind is Comment.Posted or kind is Comment.Edited:
-        cid = str(e.originator_id)
+        cid = e.originator_id
         if kind is Comment.Posted:
-            author = past.author_of[cid] = str(e.author_id)
+            author = past.author_of[cid] = e.author_id
             editing = None
         else:
-            author = past.author_of.get(cid, "")
+            author = past.author_of.get(cid)
             editing = cid
         text, _ = opening.text(e.text)
+        lowered = normalise(text) if past.recent and text is not None else None
         if position >= since and text is not None and author not in past.moderators:
-            decision = rules.check(text, past.facts(author, str(e.thread_id), editing))
+            decision = rules.check(text, past.facts(author, e.thread_id, editing), lowered)
             report.checked += 1
             if decision.refused_by is not None:
                 report.refused += 1
-                _count(report, decision.refused_by, cid, str(e.thread_id), position, text)
+                _count(report, decision.refused_by, cid, e.thread_id, position, text)
             elif decision.held_by:
                 report.held += 1
                 for name in decision.held_by:
-                    _count(report, name, cid, str(e.thread_id), position, text)
+                    _count(report, name, cid, e.thread_id, position, text)
         if kind is Comment.Posted:
             past.posted[author] = past.posted.get(author, 0) + 1
-        past.wrote(author, cid, text)
+        past.wrote(author, cid, lowered)
     elif kind is Comment.Approved:
-        author = past.author_of.get(str(e.originator_id))
+        author = past.author_of.get(e.originator_id)
         if author is not None:
             past.approved[author] = past.approved.get(author, 0) + 1
     elif kind is Author.Registered:
         if e.role == MODERATOR:
-            past.moderators.add(str(e.originator_id))
+            past.moderators.add(e.originator_id)
     elif kind is Thread.PremoderationSwitched:
-        (past.premoderated.add if e.on else past.premoderated.discard)(str(e.originator_id))
+        (past.premoderated.add if e.on else past.premoderated.discard)(e.originator_id)
 
 
-def _count(report: Report, name: str, cid: str, thread: str, position: int, text: str) -> None:
+def _count(report: Report, name: str, cid: Any, thread: Any, position: int, text: str) -> None:
     found = report.rules[name]
     found.fired += 1
     if len(found.examples) < EXAMPLES:
@@ -179,7 +191,12 @@ def _count(report: Report, name: str, cid: str, thread: str, position: int, text
         if len(excerpt) > EXCERPT:
             excerpt = excerpt[: EXCERPT - 1] + "…"
         found.examples.append(
-            {"comment_id": cid, "thread_id": thread, "position": position, "excerpt": excerpt}
+            {
+                "comment_id": str(cid),
+                "thread_id": str(thread),
+                "position": position,
+                "excerpt": excerpt,
+            }
         )
 
 

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict, deque
 from typing import Any
 from uuid import UUID
 
@@ -117,34 +118,80 @@ def install_rules(app: Any, engine: Engine, setting: str) -> RulesInForce:
     return rules
 
 
+class _Recent:
+    """An author's last texts (normalised), as loaded when they had posted `count`."""
+
+    __slots__ = ("count", "texts")
+
+    def __init__(self, count: int, texts: list[tuple[str | None, str]], size: int):
+        self.count = count
+        self.texts: deque[tuple[str | None, str]] = deque(texts, maxlen=size)
+
+
 class Screen:
-    """Discussions.screen: the rules' decision on a member's new text."""
+    """Discussions.screen: the rules' decision on a member's new text.
+
+    The `repeated` rule compares with the author's last texts, which are sealed: opening
+    them costs a key lookup and a decryption each. They are kept per author in a small
+    LRU, valid while the author's count of comments (read on every check, one indexed
+    row) is the one they were loaded at; texts this process lets through are added
+    meanwhile, so a quick repeat is caught before the projections have the first one."""
+
+    CACHE_SIZE = 2048
 
     def __init__(self, engine: Engine, rules: RulesInForce):
         self.engine = engine
         self.rules = rules
+        self._recent: OrderedDict[str, _Recent] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def facts(self, rules: RuleSet, author_id: UUID, thread: Any, editing: UUID | None) -> Facts:
-        engine, author = self.engine, str(author_id)
-        counts = moderation.author_counts(engine, author)
-        recent: tuple[str, ...] = ()
-        if rules.wants_recent_texts:
-            sealed = moderation.recent_texts(
-                engine, author, rules.wants_recent_texts, str(editing) if editing else None
-            )
-            opening = Opening(engine)
-            for value in sealed:
-                opening.want(value)
-            opening.run()
-            recent = tuple(normalise(t) for t in (opening.text(v)[0] for v in sealed) if t)
+    def _recent_texts(self, author: str, posted: int, size: int) -> _Recent:
+        with self._lock:
+            found = self._recent.get(author)
+            if found is not None and found.count == posted and found.texts.maxlen == size:
+                self._recent.move_to_end(author)
+                return found
+        sealed = moderation.recent_texts(self.engine, author, size, None)
+        opening = Opening(self.engine)
+        for _, value in sealed:
+            opening.want(value)
+        opening.run()
+        pairs = []
+        for comment_id, value in reversed(sealed):  # oldest first
+            text = opening.text(value)[0]
+            if text:
+                pairs.append((comment_id, normalise(text)))
+        found = _Recent(posted, pairs, size)
+        with self._lock:
+            self._recent[author] = found
+            if len(self._recent) > self.CACHE_SIZE:
+                self._recent.popitem(last=False)
+        return found
+
+    def facts(
+        self, rules: RuleSet, author_id: UUID, thread: Any, editing: UUID | None
+    ) -> tuple[Facts, _Recent | None]:
+        author = str(author_id)
+        counts = moderation.author_counts(self.engine, author)
+        recent, entry = (), None
+        size = rules.wants_recent_texts
+        if size:
+            entry = self._recent_texts(author, counts["posted"], size)
+            pairs = list(entry.texts)
+            if editing is None:
+                recent = tuple(t for _, t in pairs)
+            else:  # its own text left out (and own posts whose id is not known yet)
+                key = str(editing)
+                recent = tuple(t for c, t in pairs if c is not None and c != key)
         posted = counts["posted"] - (1 if editing is not None else 0)
-        return Facts(
+        facts = Facts(
             posted=max(posted, 0),
             approved=counts["approved"],
-            recent_texts=recent,
+            recent_texts=recent[-size:] if size else (),
             premoderated=bool(getattr(thread, "premoderated", False)),
             editing=editing is not None,
         )
+        return facts, entry
 
     def __call__(
         self, author_id: UUID, thread: Any, text: str, editing: UUID | None = None
@@ -152,9 +199,21 @@ class Screen:
         rules = self.rules.current()
         if rules is OFF or not rules.rules:
             return []
-        decision = rules.check(text, self.facts(rules, author_id, thread, editing))
+        lowered = normalise(text) if rules.wants_recent_texts else None
+        facts, entry = self.facts(rules, author_id, thread, editing)
+        decision = rules.check(text, facts, lowered)
         if decision.refused_by is not None:
             raise Refused(
                 f"refused by the moderation rule {decision.refused_by!r}", decision.refused_by
             )
+        if entry is not None and lowered is not None:
+            with self._lock:
+                if editing is None:
+                    entry.texts.append((None, lowered))
+                else:
+                    key = str(editing)
+                    entry.texts = deque(
+                        [(c, lowered if c == key else t) for c, t in entry.texts],
+                        maxlen=entry.texts.maxlen,
+                    )
         return list(decision.held_by)

@@ -98,7 +98,15 @@ def test_an_edit_adding_links_shows_readers_the_approved_revision(
     )
     assert edited.status_code == 200, edited.json
     assert edited.json["held_by"] == ["links"]
-    # Readers (signed out, or another member's bodies from the cache) keep the old text.
+    # A moderator's page shows the held text; the bodies cached for it are never a
+    # reader's: readers (signed out, other members) keep the approved text, cached or not.
+    mod_texts, _meta = thread_texts(
+        client, thread["id"], moderator.headers, position=edited.json["position"]
+    )
+    assert mod_texts[cid] == THREE_LINKS
+    for headers in ({}, {}, member.headers):
+        texts, _meta = thread_texts(client, thread["id"], headers, edited.json["position"])
+        assert texts[cid] == "A harmless first comment."
     for _ in range(2):
         texts, _meta = thread_texts(client, thread["id"], position=edited.json["position"])
         assert texts[cid] == "A harmless first comment."

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,14 +67,15 @@ class Server:
         return re.search(r"^token: (\S+)$", out, re.M).group(1)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("browser-server")
+@contextmanager
+def running_server(folder: Path, **extra_env: str) -> Iterator[Server]:
+    """gunicorn on a fresh SQLite store with the demo thread, `extra_env` added."""
     env = {
         **os.environ,
         "DISCUSS_DATABASE_URL": f"sqlite:///{folder}/discuss.db",
         "DISCUSS_SECRET_KEY": "browser-tests-secret",
         "DISCUSS_WRITE_RATE_LIMIT": "10000 per minute",
+        **extra_env,
     }
     env.pop("DISCUSS_REDIS_URL", None)
     port = _free_port()
@@ -118,6 +120,12 @@ def server(tmp_path_factory) -> Iterator[Server]:
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("browser-server")) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,22 @@ from tests.support.views import live_rows
 LINKS = "see http://a.example http://b.example http://c.example"
 
 
+_OPEN: list[Engine] = []
+
+
 def make_engine(app, database: Database, k: int) -> Engine:
     projections = [
         TimeTravel(checkpoint_every=k) if p.name == "time_travel" else p for p in all_projections()
     ]
-    return Engine(app, ViewStore(database), projections)
+    _OPEN.append(Engine(app, ViewStore(database), projections))
+    return _OPEN[-1]
+
+
+@pytest.fixture(autouse=True)
+def _close_engines():
+    yield
+    while _OPEN:
+        _OPEN.pop().store.close()
 
 
 def scenario(app) -> dict[str, Any]:

@@ -34,7 +34,7 @@ max = 1
 name = "bad-words"
 kind = "words"
 words = ["casino"]
-patterns = ["free\\\\s+money"]
+patterns = ["free\\\\s+money", '(?i)bit\\.ly/']
 action = "refuse"
 
 [[rule]]
@@ -63,6 +63,7 @@ def test_each_kind_of_rule_decides():
     assert rules.check("one link http://a.b", old).held_by == ()
     assert rules.check("Best CASINO in town", old).refused_by == "bad-words"
     assert rules.check("get FREE   money", old).refused_by == "bad-words"
+    assert rules.check("see BIT.LY/x", old).refused_by == "bad-words"  # a flag of its own
     assert rules.check("casinos are words too", old).refused_by is None  # whole words
     assert rules.check("crypto tips", old).held_by == ("soft-words",)
     said = Facts(posted=5, recent_texts=("hello again", "x"))

@@ -65,6 +65,7 @@ def register_pages(app: Flask) -> None:
         history,
         moderation,
         posting,
+        review,
         threads,
     )
 

@@ -82,6 +82,25 @@ def client_key() -> Field:
     return Field("client_key", kind="hidden", value=uuid.uuid4().hex)
 
 
+# The honeypot (issue 13): a field people never see (CSS moves it out of sight, out of
+# the tab order); form-filling bots do fill it, and their post is refused.
+HONEYPOT = "website"
+
+
+def honeypot() -> Field:
+    return Field(HONEYPOT, "Leave this field empty", "honeypot")
+
+
+def caught_by_honeypot() -> bool:
+    return bool(request.form.get(HONEYPOT, "").strip())
+
+
+def fill_caught(form: Form) -> bool:
+    """Fill the form from the request; True when the honeypot was filled."""
+    form.fill_from_request()
+    return caught_by_honeypot()
+
+
 def posted(name: str) -> str:
     return request.form.get(name, "")
 

@@ -104,6 +104,9 @@ def post_comment(thread_id: UUID):
     tid = resolve_thread(str(thread_id))
     thread = queries.thread_meta(queries.thread_row(engine(), tid))
     form = new_comment_form(thread).fill_from_request()
+    if forms.caught_by_honeypot():
+        form.error = "Your comment could not be posted."
+        return render_thread(tid, form=form, status=422)
     try:
         posted = application().post_comment(
             author.id,
@@ -114,6 +117,9 @@ def post_comment(thread_id: UUID):
     except DomainError as error:
         status = form.fail(error)
         return render_thread(tid, form=form, status=status)
+    if posted.held_by:  # not on the thread for readers: the author's box says so
+        wrote(posted.position)
+        return redirect(thread_url(thread) + "#awaiting-review")
     return go_to_comment(str(posted.comment_id), posted.position, thread)
 
 
@@ -125,7 +131,11 @@ def reply_form(comment: dict, thread: dict) -> forms.Form:
     return forms.Form(
         action=url_for("pages.reply", comment_id=comment["id"]),
         submit="Post reply",
-        fields=[forms.text(label=f"Your reply to {name}", rows=5), forms.client_key()],
+        fields=[
+            forms.text(label=f"Your reply to {name}", rows=5),
+            forms.client_key(),
+            forms.honeypot(),
+        ],
         cancel=url_for("pages.comment_permalink", comment_id=comment["id"]),
         id=f"reply-{comment['id']}",
     )
@@ -143,6 +153,9 @@ def reply(comment_id: UUID):
     if thread["locked"]:
         form.error = "This thread is locked: no new replies."
         status = 409 if request.method == "POST" else 200
+    elif request.method == "POST" and forms.fill_caught(form):
+        form.error = "Your reply could not be posted."
+        status = 422
     elif request.method == "POST":
         form.fill_from_request()
         try:
@@ -156,6 +169,9 @@ def reply(comment_id: UUID):
         except DomainError as error:
             status = form.fail(error)
         else:
+            if posted.held_by:
+                wrote(posted.position)
+                return redirect(thread_url(thread) + "#awaiting-review")
             return go_to_comment(str(posted.comment_id), posted.position, thread)
     title = f"Reply to comment {number}"
     return action_page(title, form, comment, thread, number, status=status)

@@ -93,7 +93,7 @@ def new_comment_form(thread: dict) -> forms.Form:
     return forms.Form(
         action=url_for("pages.post_comment", thread_id=thread["id"]),
         submit="Post comment",
-        fields=[forms.text(label="Your comment"), forms.client_key()],
+        fields=[forms.text(label="Your comment"), forms.client_key(), forms.honeypot()],
         id="new-comment",
     )
 
@@ -132,6 +132,7 @@ def render_thread(
     if form is None and viewer() is not None and not thread["locked"] and at is None:
         form = new_comment_form(thread)
     timeline = slider(eng, thread_id, moderator=is_moderator(), at=as_of and as_of["position"])
+    awaiting, premoderated = awaiting_review(eng, thread_id, at)
     body = render_template(
         "thread.html",
         thread=thread,
@@ -148,8 +149,28 @@ def render_thread(
         timeline=timeline,
         live_url=thread_url(thread),
         thread_url=thread_url,
+        awaiting=awaiting,
+        premoderated=premoderated,
     )
     return body, status
+
+
+def awaiting_review(eng, thread_id: str, at: int | None) -> tuple[list[dict], bool | None]:
+    """The signed-in viewer's comments and edits in this thread awaiting review (all of
+    them for a moderator), and for a moderator whether pre-moderation is on (issue 13)."""
+    from projections.review_queue import awaiting_review as pending
+    from projections.visibility import Viewer
+
+    author = viewer()
+    if author is None or at is not None:
+        return [], None
+    items = pending(eng, thread_id, Viewer.of(author))
+    premoderated = None
+    if author.is_moderator:
+        from uuid import UUID
+
+        premoderated = application().get_thread(UUID(thread_id)).premoderated
+    return items, premoderated
 
 
 def _anonymous() -> bool:
