@@ -42,6 +42,8 @@ MODERATION_TYPES = (
     "Comment.Rejected",
 )
 ERASURES = (Comment.Erased, Comment.RevisionErased, Author.Erased)
+# Review (issue 13): moderators' steps, not changes readers see.
+REVIEW_TYPES = ("Comment.Held", "Comment.Approved", "Comment.Rejected")
 ERASURE_TYPES = history.ERASURE_TYPES
 # Types whose stored reason is plaintext and public (a thread's lock reasons).
 PUBLIC_REASON_TYPES = ("Thread.Locked", "Thread.Unlocked")
@@ -259,6 +261,20 @@ class _Opened:
         self.opening = opening
         self.names = author_names(engine, {a for a in self.actors.values() if a})
 
+    def unseen(self, row: dict[str, Any]) -> bool:
+        """A row the viewer may not know of: any row of a comment awaiting review (or
+        rejected) before it was ever approved, unless theirs or a moderator's view; and
+        the review's own steps (held, approved, rejected) outside moderators' views."""
+        if self.viewer.moderator or row["comment_id"] is None:
+            return False
+        if row["type"] in REVIEW_TYPES:
+            return True
+        d = self.decided.get(row["comment_id"])
+        verdict = visibility.author_verdict(
+            d, self.viewer, self.authors.get(row["comment_id"]), visibility.RECORD
+        )
+        return verdict.why in ("pending", "rejected")
+
     def _context(self, row: dict[str, Any]) -> tuple[Any, str | None]:
         comment_id = row["comment_id"]
         return self.decided.get(comment_id), self.authors.get(comment_id)
@@ -462,6 +478,8 @@ def changes(
         opened = _Opened(engine, rows, viewer)
         revisions = history.decision_revisions(engine, rows)
         for row in rows:
+            if opened.unseen(row):
+                continue
             entry = opened.entry(row)
             kind = row["type"]
             base = {

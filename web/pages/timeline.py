@@ -34,8 +34,12 @@ WORDS = {
     "Comment.Retracted": "{who} retracted comment {number}",
     "Comment.Hidden": "{who} removed comment {number}",
     "Comment.Restored": "{who} restored comment {number}",
+    "Comment.Held": "a comment was held for review",
+    "Comment.Approved": "{who} approved comment {number}",
+    "Comment.Rejected": "{who} rejected a comment held for review",
+    "Thread.PremoderationSwitched": "pre-moderation was switched",
 }
-MODERATION = ("Comment.Hidden", "Comment.Restored")
+MODERATION = ("Comment.Hidden", "Comment.Restored", "Comment.Approved", "Comment.Rejected")
 
 
 def _labelled(
