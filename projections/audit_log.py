@@ -332,6 +332,23 @@ class _Opened:
         }
 
 
+def readers_filter(engine: Engine, thread_id: str) -> tuple[str, tuple]:
+    """A WHERE condition on a thread's audit rows leaving out what readers may not know
+    of (issue 13): the review's steps, and every row of a comment held for review
+    before it was ever approved (pending or rejected today). For the time slider and
+    the thread's timeline, whose points must be the same rows."""
+    reviews = engine.tables("decisions").reviews
+    types = "', '".join(REVIEW_TYPES)
+    return (
+        f"type NOT IN ('{types}') AND (comment_id IS NULL OR comment_id NOT IN ("
+        f"SELECT comment_id FROM {reviews} WHERE thread_id = ? GROUP BY comment_id"
+        " HAVING SUM(CASE WHEN shown_revision IS NULL THEN 1 ELSE 0 END) > 0"
+        " AND SUM(CASE WHEN shown_revision IS NULL AND state = 'approved' THEN 1 ELSE 0 END)"
+        " = 0))",
+        (thread_id,),
+    )
+
+
 def _viewer(viewer: Viewer | None, moderator: bool) -> Viewer:
     return viewer if viewer is not None else Viewer(None, moderator)
 
@@ -361,6 +378,10 @@ def audit_page(
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if thread_id is not None and not _viewer(viewer, moderator).moderator:
+        condition, more = readers_filter(engine, thread_id)
+        where.append(condition)
+        params += more
     if types:
         where.append(f"type IN ({', '.join('?' * len(types))})")
         params += types

@@ -282,3 +282,31 @@ def test_the_changes_of_a_thread_leave_out_what_readers_may_not_know(app, databa
     engine.catch_up_all()
     found = audit_log.changes(engine, str(t), 0, app.head_position(), viewer=ANONYMOUS)
     assert {c["comment_id"] for c in found["added"]} == {str(plain), str(held)}
+
+
+def test_the_time_slider_has_no_point_for_a_comment_readers_may_not_know_of(app, database):
+    from projections import slider
+    from web.pages.timeline import slider as page_slider
+
+    ann = app.register_author("Ann").author_id
+    mo = app.register_author("Mo", role=MODERATOR).author_id
+    t = app.open_thread(OPERATOR_ID, "T", key="held/slider").thread_id
+    app.post_comment(ann, t, "plain")
+    held = app.post_comment(ann, t, LINKS, held_by=["links"]).comment_id
+    engine = make_engine(app, database, k=100)
+    engine.catch_up_all()
+    tid = str(t)
+    # Opened, posted; for moderators also the held comment's post and its hold.
+    assert slider.span(engine, tid)["count"] == 2
+    assert slider.span(engine, tid, moderator=True)["count"] == 4
+    readers = page_slider(engine, tid)
+    assert [p["label"] for p in readers["points"]] == [
+        "The thread was opened",
+        "Ann posted comment 1",
+    ]
+    assert slider.position_at(engine, tid, 5) == (readers["last"], True)
+    app.approve_comment(mo, held)
+    engine.catch_up_all()
+    # Approved: its post is a point for everyone; the review's steps stay moderators'.
+    assert slider.span(engine, tid)["count"] == 3
+    assert slider.span(engine, tid, moderator=True)["count"] == 5

@@ -66,7 +66,7 @@ def slider(
     latest few, each with its index)}: a handful of indexed reads."""
     from projections.audit_log import audit_page
 
-    result: dict[str, Any] = {**points.span(engine, thread_id), "current": 0}
+    result: dict[str, Any] = {**points.span(engine, thread_id, moderator), "current": 0}
     result.update(point=None, points=[])
     count = result["count"]
     if count == 0:
@@ -78,7 +78,7 @@ def slider(
     entries = list(latest)
     current_entry = latest[-1]
     if at is not None:
-        result["current"] = max(0, points.points_up_to(engine, thread_id, at) - 1)
+        result["current"] = max(0, points.points_up_to(engine, thread_id, at, moderator) - 1)
         older = audit_page(
             engine,
             thread_id=thread_id,
