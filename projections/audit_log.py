@@ -42,6 +42,8 @@ MODERATION_TYPES = (
     "Comment.Rejected",
 )
 ERASURES = (Comment.Erased, Comment.RevisionErased, Author.Erased)
+# Review (issue 13): moderators' steps, not changes readers see.
+REVIEW_TYPES = ("Comment.Held", "Comment.Approved", "Comment.Rejected")
 ERASURE_TYPES = history.ERASURE_TYPES
 # Types whose stored reason is plaintext and public (a thread's lock reasons).
 PUBLIC_REASON_TYPES = ("Thread.Locked", "Thread.Unlocked")
@@ -259,6 +261,20 @@ class _Opened:
         self.opening = opening
         self.names = author_names(engine, {a for a in self.actors.values() if a})
 
+    def unseen(self, row: dict[str, Any]) -> bool:
+        """A row the viewer may not know of: any row of a comment awaiting review (or
+        rejected) before it was ever approved, unless theirs or a moderator's view; and
+        the review's own steps (held, approved, rejected) outside moderators' views."""
+        if self.viewer.moderator or row["comment_id"] is None:
+            return False
+        if row["type"] in REVIEW_TYPES:
+            return True
+        d = self.decided.get(row["comment_id"])
+        verdict = visibility.author_verdict(
+            d, self.viewer, self.authors.get(row["comment_id"]), visibility.RECORD
+        )
+        return verdict.why in ("pending", "rejected")
+
     def _context(self, row: dict[str, Any]) -> tuple[Any, str | None]:
         comment_id = row["comment_id"]
         return self.decided.get(comment_id), self.authors.get(comment_id)
@@ -316,6 +332,23 @@ class _Opened:
         }
 
 
+def readers_filter(engine: Engine, thread_id: str) -> tuple[str, tuple]:
+    """A WHERE condition on a thread's audit rows leaving out what readers may not know
+    of (issue 13): the review's steps, and every row of a comment held for review
+    before it was ever approved (pending or rejected today). For the time slider and
+    the thread's timeline, whose points must be the same rows."""
+    reviews = engine.tables("decisions").reviews
+    types = "', '".join(REVIEW_TYPES)
+    return (
+        f"type NOT IN ('{types}') AND (comment_id IS NULL OR comment_id NOT IN ("
+        f"SELECT comment_id FROM {reviews} WHERE thread_id = ? GROUP BY comment_id"
+        " HAVING SUM(CASE WHEN shown_revision IS NULL THEN 1 ELSE 0 END) > 0"
+        " AND SUM(CASE WHEN shown_revision IS NULL AND state = 'approved' THEN 1 ELSE 0 END)"
+        " = 0))",
+        (thread_id,),
+    )
+
+
 def _viewer(viewer: Viewer | None, moderator: bool) -> Viewer:
     return viewer if viewer is not None else Viewer(None, moderator)
 
@@ -345,6 +378,10 @@ def audit_page(
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
+    if thread_id is not None and not _viewer(viewer, moderator).moderator:
+        condition, more = readers_filter(engine, thread_id)
+        where.append(condition)
+        params += more
     if types:
         where.append(f"type IN ({', '.join('?' * len(types))})")
         params += types
@@ -462,6 +499,8 @@ def changes(
         opened = _Opened(engine, rows, viewer)
         revisions = history.decision_revisions(engine, rows)
         for row in rows:
+            if opened.unseen(row):
+                continue
             entry = opened.entry(row)
             kind = row["type"]
             base = {

@@ -8,6 +8,9 @@ application, pools and projection runner on its first request, after the fork
 
 from __future__ import annotations
 
+import sys
+
+from domain.moderation_rules import RulesInvalid
 from domain.settings import Settings
 from web import create_app
 
@@ -18,4 +21,8 @@ from web import create_app
 # environment variable, when set, still wins.
 GUNICORN_DEFAULTS = {"pg_connect_timeout": 2}
 
-app = create_app(Settings.from_env(defaults=GUNICORN_DEFAULTS))
+try:
+    app = create_app(Settings.from_env(defaults=GUNICORN_DEFAULTS))
+except RulesInvalid as error:  # DISCUSS_RULES: one line naming the file and line
+    sys.stderr.write(f"error: moderation rules: {error}\n")
+    raise SystemExit(3) from None

@@ -148,6 +148,7 @@ def test_edit_with_if_match_in_any_usual_spelling(client, thread, member, if_mat
         "id": posted["comment"],
         "version": 2,
         "position": response.json["position"],
+        "held_by": [],
     }
     assert response.headers["ETag"] == '"2"'
     view = read(client, f"/comments/{posted['comment']}", response.json["position"]).json

@@ -255,3 +255,58 @@ def test_a_change_of_the_rules_in_force_is_an_event_the_audit_log_shows(app, dat
     adopted = [e for e in page["entries"] if e["type"] == "RuleBook.Adopted"]
     assert len(adopted) == 2
     assert "put moderation rules in force: links (from site.toml" in adopted[0]["summary"]
+
+
+def test_the_changes_of_a_thread_leave_out_what_readers_may_not_know(app, database):
+    from projections import audit_log
+
+    ann = app.register_author("Ann").author_id
+    mo = app.register_author("Mo", role=MODERATOR).author_id
+    t = app.open_thread(OPERATOR_ID, "T", key="held/changes").thread_id
+    plain = app.post_comment(ann, t, "plain").comment_id
+    held = app.post_comment(ann, t, LINKS, held_by=["links"]).comment_id
+    engine = make_engine(app, database, k=100)
+    engine.catch_up_all()
+    head = app.head_position()
+
+    def added(viewer):
+        found = audit_log.changes(engine, str(t), 0, head, viewer=viewer)
+        return {c["comment_id"] for c in found["added"]}, found
+
+    readers, found = added(ANONYMOUS)
+    assert readers == {str(plain)}
+    assert not any("Held" in c["kind"] for c in found["thread"])
+    assert added(Viewer(str(ann)))[0] == {str(plain), str(held)}
+    assert added(Viewer(str(mo), True))[0] == {str(plain), str(held)}
+    app.approve_comment(mo, held)
+    engine.catch_up_all()
+    found = audit_log.changes(engine, str(t), 0, app.head_position(), viewer=ANONYMOUS)
+    assert {c["comment_id"] for c in found["added"]} == {str(plain), str(held)}
+
+
+def test_the_time_slider_has_no_point_for_a_comment_readers_may_not_know_of(app, database):
+    from projections import slider
+    from web.pages.timeline import slider as page_slider
+
+    ann = app.register_author("Ann").author_id
+    mo = app.register_author("Mo", role=MODERATOR).author_id
+    t = app.open_thread(OPERATOR_ID, "T", key="held/slider").thread_id
+    app.post_comment(ann, t, "plain")
+    held = app.post_comment(ann, t, LINKS, held_by=["links"]).comment_id
+    engine = make_engine(app, database, k=100)
+    engine.catch_up_all()
+    tid = str(t)
+    # Opened, posted; for moderators also the held comment's post and its hold.
+    assert slider.span(engine, tid)["count"] == 2
+    assert slider.span(engine, tid, moderator=True)["count"] == 4
+    readers = page_slider(engine, tid)
+    assert [p["label"] for p in readers["points"]] == [
+        "The thread was opened",
+        "Ann posted comment 1",
+    ]
+    assert slider.position_at(engine, tid, 5) == (readers["last"], True)
+    app.approve_comment(mo, held)
+    engine.catch_up_all()
+    # Approved: its post is a point for everyone; the review's steps stay moderators'.
+    assert slider.span(engine, tid)["count"] == 3
+    assert slider.span(engine, tid, moderator=True)["count"] == 5

@@ -261,7 +261,7 @@ def thread(ref: str):
     step = request.args.get("step", type=int)
     if step is not None and at is None:
         # The slider's form without JavaScript sends the index of a change point.
-        chosen = position_at(engine(), thread_id, step)
+        chosen = position_at(engine(), thread_id, step, is_moderator())
         if chosen is not None:
             position, latest = chosen
             if latest:

@@ -34,8 +34,12 @@ WORDS = {
     "Comment.Retracted": "{who} retracted comment {number}",
     "Comment.Hidden": "{who} removed comment {number}",
     "Comment.Restored": "{who} restored comment {number}",
+    "Comment.Held": "a comment was held for review",
+    "Comment.Approved": "{who} approved comment {number}",
+    "Comment.Rejected": "{who} rejected a comment held for review",
+    "Thread.PremoderationSwitched": "pre-moderation was switched",
 }
-MODERATION = ("Comment.Hidden", "Comment.Restored")
+MODERATION = ("Comment.Hidden", "Comment.Restored", "Comment.Approved", "Comment.Rejected")
 
 
 def _labelled(
@@ -62,7 +66,7 @@ def slider(
     latest few, each with its index)}: a handful of indexed reads."""
     from projections.audit_log import audit_page
 
-    result: dict[str, Any] = {**points.span(engine, thread_id), "current": 0}
+    result: dict[str, Any] = {**points.span(engine, thread_id, moderator), "current": 0}
     result.update(point=None, points=[])
     count = result["count"]
     if count == 0:
@@ -74,7 +78,7 @@ def slider(
     entries = list(latest)
     current_entry = latest[-1]
     if at is not None:
-        result["current"] = max(0, points.points_up_to(engine, thread_id, at) - 1)
+        result["current"] = max(0, points.points_up_to(engine, thread_id, at, moderator) - 1)
         older = audit_page(
             engine,
             thread_id=thread_id,
