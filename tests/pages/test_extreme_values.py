@@ -146,7 +146,7 @@ def test_huge_numbers_on_a_thread_page_are_a_400_page(client, query):
     assert "Error 4" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("query", ["until=9999-12-31", "since=9999-12-31", "cursor=" + "9" * 30])
+@pytest.mark.parametrize("query", ["until=9999-12-31", "until=10000-01-01", "cursor=" + "9" * 30])
 def test_audit_filters_out_of_range_are_refused_on_the_page(moderator_client, query):
     response = moderator_client.get(f"/audit?{query}")
     assert response.status_code in (400, 422), response.status_code

@@ -3,6 +3,7 @@ comment lives, and read-your-writes after a write."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -124,16 +125,26 @@ def comment_links() -> dict[str, tuple[str, str]]:
     return out
 
 
+# Control, format, unassigned and line/paragraph-separator characters (spaces stay).
+_NOT_IN_A_PATH = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def is_local_path(value: str) -> bool:
+    """A path on this site, safe to redirect to: one leading "/", no scheme or host, no
+    backslash (some browsers read it as "/"), and no control or format characters:
+    CR/LF would split the Location header, and browsers drop tabs and newlines from a
+    URL, which turns "/", tab, "/host" into "//host"."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return False
+    if any(unicodedata.category(c) in _NOT_IN_A_PATH for c in value):
+        return False
+    parts = urlsplit(value)
+    return not (parts.scheme or parts.netloc)
+
+
 def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to go back to; anything else (another host, a scheme) is refused."""
-    if not value:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return default
-    if "\\" in value:
-        return default
-    return value
+    return value if value and is_local_path(value) else default
 
 
 def _write_limit() -> str:
