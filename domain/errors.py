@@ -100,3 +100,8 @@ class VersionConflict(DomainError):
     def __init__(self, message: str, current_version: int | None = None):
         super().__init__(message)
         self.current_version = current_version
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """A retry's client key (Idempotency-Key) names an earlier post with another text or
+    parent: a new request under an old key, refused rather than answered with the old one."""

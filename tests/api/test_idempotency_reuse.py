@@ -42,7 +42,11 @@ def test_the_same_key_with_another_text_is_refused(client, app, thread, member):
     error = assert_error(reused, 422, "idempotency_key_reused")
     assert "Idempotency-Key" in error["message"]
     assert _events(app) == before
-    shown = client.get(f"{API}/comments/{first.json['comment']}", headers=member.headers)
+    shown = client.get(
+        f"{API}/comments/{first.json['comment']}?min_position={first.json['position']}",
+        headers=member.headers,
+    )
+    assert shown.status_code == 200, shown.json
     assert shown.json["comment"]["text"] == "Hello"
 
 

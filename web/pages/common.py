@@ -12,6 +12,7 @@ from flask import current_app, g, url_for
 
 from domain.application import Discussions
 from domain.model import Author
+from domain.rules import THREAD_KEY_URL_MAX_LENGTH, key_url_length
 from projections import queries
 from projections.engine import Engine
 from web import limiter
@@ -98,7 +99,12 @@ def resolve_thread(ref: str) -> str:
 
 
 def thread_ref(meta: dict) -> str:
-    return meta.get("key") or meta["id"]
+    """The key, or the id when there is none or the key is too long for a URL (a thread
+    opened before keys were limited: its pages stay reachable by id)."""
+    key = meta.get("key")
+    if key and key_url_length(key) <= THREAD_KEY_URL_MAX_LENGTH:
+        return key
+    return meta["id"]
 
 
 def thread_url(meta: dict, **params: Any) -> str:
