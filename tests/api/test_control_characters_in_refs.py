@@ -23,3 +23,12 @@ def test_a_thread_ref_with_control_characters_names_no_thread(client, thread, mo
     else:
         assert response.status_code == 422, response.status_code
         assert "No thread with id or key" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["after_thread=a%00|b", "after_thread=2020-01-01|%00", "after_thread=%00"]
+)
+def test_a_list_cursor_with_control_characters_is_a_400_page(client, thread, query):
+    response = client.get(f"/?{query}")
+    assert response.status_code == 400, response.status_code
+    assert "Error 400" in response.get_data(as_text=True)
