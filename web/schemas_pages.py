@@ -8,7 +8,10 @@ campaign tag or whatever a site appends."""
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from datetime import datetime
+from uuid import UUID
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from web.schemas import MAX_POSITION
 
@@ -40,6 +43,26 @@ class ThreadPageQuery(CursorQuery):
     at = _number(1, POSITION)  # the thread as it was
     after = _number(1, POSITION)  # wait (bounded) for this write before showing the page
     step = _number(0, "a point of the time slider (a whole number from 0)")
+
+
+class ThreadsCursor(fields.String):
+    """The list of threads' page cursor: "<last activity>|<thread id>", as the page
+    built it. Checked here: its parts go into a query (PostgreSQL refuses a NUL)."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> tuple[str, str]:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        activity, _, thread_id = text.partition("|")
+        try:
+            datetime.fromisoformat(activity)
+            return activity, str(UUID(thread_id))
+        except ValueError:
+            raise ValidationError("not a cursor of this list") from None
+
+
+class IndexQuery(PageQuery):
+    after_thread = ThreadsCursor(
+        load_default=None, metadata={"takes": "the cursor of the next page, as it was given"}
+    )
 
 
 class CompareQuery(PageQuery):

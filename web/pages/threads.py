@@ -29,11 +29,12 @@ from web.pages.common import (
 from web.pages.errors import error_page
 from web.pages.locate import cursor_for, place, url_of
 from web.pages.timeline import position_at, slider, thread_as_of
-from web.schemas_pages import CursorQuery, ThreadPageQuery
+from web.schemas_pages import CursorQuery, IndexQuery, ThreadPageQuery
 
 THREADS_PER_PAGE = 20
 _thread_query = ThreadPageQuery()
 _cursor_query = CursorQuery()
+_index_query = IndexQuery()
 
 
 @bp.context_processor
@@ -84,11 +85,7 @@ def _wait_for_arg(position: int | None) -> str | None:
 
 @bp.get("/")
 def index():
-    cursor = None
-    raw = request.args.get("after_thread", "")
-    if "|" in raw:
-        at, _, thread_id = raw.partition("|")
-        cursor = (at, thread_id)
+    cursor = page_args(_index_query)["after_thread"]
     listing = queries.list_threads(engine(), limit=THREADS_PER_PAGE, cursor=cursor)
     next_cursor = listing["next_cursor"]
     next_url = (
