@@ -124,7 +124,7 @@ def test_stale_edit_is_a_conflict_that_keeps_the_text(client, flask_app):
     )
     assert response.status_code == 412
     html = response.get_data(as_text=True)
-    assert "Someone changed this comment while you were editing" in html
+    assert "This comment changed since you opened it" in html
     assert "My late edit." in html and "Version two." in html
     assert 'name="expected_version" value="2"' in html
 

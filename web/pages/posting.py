@@ -236,8 +236,8 @@ def edit(comment_id: UUID):
                 form.get("expected_version").value = str(current)
                 form.error = (
                     "This comment changed since you opened it, so your edit was not saved."
-                    " Someone changed this comment while you were editing: the current text"
-                    " is shown above, yours is kept below. Save again to replace it."
+                    " The current text is shown above; yours is kept below: save again to"
+                    " replace it."
                 )
                 comment, thread, number = comment_and_thread(str(comment_id))
         else:
