@@ -21,6 +21,7 @@ from domain import tokens
 from domain.errors import (
     AuthorNotFound,
     CommentNotFound,
+    IdempotencyKeyReused,
     InvalidInput,
     NotAuthenticated,
     ParentNotFound,
@@ -44,7 +45,15 @@ from domain.model import (
     Comment,
     Thread,
 )
-from domain.rules import TITLE_MAX_LENGTH, Limits, clean_line, clean_name, clean_reason, clean_text
+from domain.rules import (
+    TITLE_MAX_LENGTH,
+    Limits,
+    clean_line,
+    clean_name,
+    clean_reason,
+    clean_text,
+    clean_thread_key,
+)
 from domain.sealing import MasterKeyError, Sealer
 from domain.settings import DEFAULT_TEXT_MAX_LENGTH, DEFAULT_TEXT_MIN_LENGTH
 
@@ -209,7 +218,7 @@ class Discussions(Application[UUID]):
         self.actor(actor_id).check_moderator("open a thread")
         title = clean_line(title, "title", TITLE_MAX_LENGTH)
         body = clean_text(body, self.limits, "body") if body and body.strip() else None
-        key = clean_line(key, "key", 2000) if key is not None else None
+        key = clean_thread_key(key) if key is not None else None
         thread = Thread.open(title=title, body=body, key=key, actor_id=actor_id, at=at)
         try:
             position = self._save(thread)
@@ -276,12 +285,14 @@ class Discussions(Application[UUID]):
             actor.check_moderator("post in another author's name")
             self.actor(author_id)  # the author must exist
         author_id = author_id or actor_id
+        text = clean_text(text, self.limits)  # before any replay: a retry is validated too
         if client_key is not None:
             client_key = clean_line(client_key, "client_key", 200)
-            retried = self._retried_post(thread_id, author_id, client_key, comment_id)
+            retried = self._retried_post(
+                thread_id, author_id, client_key, comment_id, text, parent_id
+            )
             if retried is not None:
                 return retried
-        text = clean_text(text, self.limits)
         thread = self.get_thread(thread_id)
         thread.check_open()
         if self.screen is not None and not actor.is_moderator:
@@ -318,7 +329,7 @@ class Discussions(Application[UUID]):
         except IntegrityError:
             # A concurrent retry with the same client key won the race.
             retried = client_key and self._retried_post(
-                thread_id, author_id, client_key, comment_id
+                thread_id, author_id, client_key, comment_id, text, parent_id
             )
             if retried:
                 return retried
@@ -333,12 +344,33 @@ class Discussions(Application[UUID]):
         )
 
     def _retried_post(
-        self, thread_id: UUID, author_id: UUID, client_key: str, comment_id: UUID | None
+        self,
+        thread_id: UUID,
+        author_id: UUID,
+        client_key: str,
+        comment_id: UUID | None,
+        text: str,
+        parent_id: UUID | None,
     ) -> Posted | None:
+        """The original post when this is a retry of it; IdempotencyKeyReused when the
+        key names a post of another request. As Stripe compares a reused key's request
+        with the one it first saw, the request here is compared with the comment's first
+        event (its text, opened, and its parent): nothing else needs keeping."""
         original_id = comment_id or Comment.id_for_client_key(thread_id, author_id, client_key)
         original = self._get(original_id, Comment)
         if original is None:
             return None
+        posted = next(iter(self.repository.event_store.get(original_id, lte=1)))
+        first = posted.text if self.opener is None else self.opener.open(posted.text)
+        if not isinstance(first, str):
+            raise IdempotencyKeyReused(
+                "the comment this Idempotency-Key posted has been erased: send a new key"
+            )
+        if first != text or posted.parent_id != parent_id:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for another comment (another text or"
+                " parent): send a new key for a new comment"
+            )
         return Posted(
             original.id,
             original.thread_id,

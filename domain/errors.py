@@ -120,3 +120,8 @@ class Refused(InvalidInput):
     def __init__(self, message: str, rule: str, field: str | None = "text"):
         super().__init__(message, field=field)
         self.rule = rule
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """A retry's client key (Idempotency-Key) names an earlier post with another text or
+    parent: a new request under an old key, refused rather than answered with the old one."""

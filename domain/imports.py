@@ -36,9 +36,15 @@ from eventsourcing.persistence import IntegrityError
 from domain.application import Discussions
 from domain.errors import DomainError, InvalidInput, VersionConflict
 from domain.model import MEMBER, OPERATOR, Actor, Author, Comment, Thread
-from domain.rules import TITLE_MAX_LENGTH, clean_line, clean_name, clean_reason, clean_text
+from domain.rules import (
+    TITLE_MAX_LENGTH,
+    clean_line,
+    clean_name,
+    clean_reason,
+    clean_text,
+    clean_thread_key,
+)
 
-KEY_MAX_LENGTH = 2000
 NO_TOKEN = ""  # an imported author's token hash: matches no token
 
 
@@ -290,7 +296,7 @@ class ThreadImporter:
 
     def _validate(self, thread: ImportedThread) -> tuple[str, str]:
         try:
-            key = clean_line(thread.key, "key", KEY_MAX_LENGTH)
+            key = clean_thread_key(thread.key)
             title = clean_line(thread.title, "title", TITLE_MAX_LENGTH)
         except DomainError as error:
             raise ImportRejected(f"thread {thread.key!r}: {error.message}") from None

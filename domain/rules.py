@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from domain.errors import ControlCharacters, NameInvalid, TextEmpty, TextTooLong
 from domain.settings import DEFAULT_TEXT_MAX_LENGTH, DEFAULT_TEXT_MIN_LENGTH
@@ -77,3 +78,31 @@ def clean_reason(value: str | None, *, required: bool) -> str | None:
             raise TextEmpty("reason is required", field="reason")
         return None
     return clean_line(value, "reason", 1000)
+
+
+# ---- thread keys: they go into URLs ------------------------------------------------
+# A key is in the address of its pages (/t/<key>, /api/v1/threads/by-key/<key>, the
+# audit's ?thread=, a sign-in's ?next=), percent-encoded: an ASCII letter is one
+# character there, a non-ASCII one 6 to 12. gunicorn refuses a request line over 4094
+# characters (limit_request_line) before the app sees it, so a key is limited by its
+# length once encoded, leaving room for the method, route, query and HTTP version.
+THREAD_KEY_MAX_LENGTH = 2000
+THREAD_KEY_URL_MAX_LENGTH = 2048
+
+
+def key_url_length(key: str) -> int:
+    """The key's length percent-encoded as the strictest part of a URL encodes it."""
+    return len(quote(key, safe=""))
+
+
+def clean_thread_key(value: str) -> str:
+    key = clean_line(value, "key", THREAD_KEY_MAX_LENGTH)
+    encoded = key_url_length(key)
+    if encoded > THREAD_KEY_URL_MAX_LENGTH:
+        raise NameInvalid(
+            f"key is {encoded} characters long once percent-encoded for a URL; the limit"
+            f" is {THREAD_KEY_URL_MAX_LENGTH} (a character other than A-Z, a-z, 0-9 and"
+            " -._~ counts 3 per byte of its UTF-8)",
+            field="key",
+        )
+    return key

@@ -7,6 +7,7 @@ Results are plain dicts and lists, ready for the web's schemas. Cursors are the
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,10 @@ def _with_serving_generation(
 
 
 def thread_id_for_key(engine: Engine, key: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in key):
+        # Keys never hold control characters (the domain refuses them), and PostgreSQL
+        # refuses NUL in a query: such a key names no thread, on every route.
+        raise NotInView(f"no thread with key {key!r}")
     t = engine.tables("threads")
     thread_id = (
         engine.store.reader()

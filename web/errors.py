@@ -141,6 +141,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.after_request
     def request_id_and_own_retry_after(response):
         response.headers.setdefault("X-Request-Id", g.get("request_id", ""))
+        # Every response, API, pages and static files: no content-type sniffing.
+        response.headers["X-Content-Type-Options"] = "nosniff"
         # Retry-After is ours (a 503's) or, on a 429, the rate limit's (web/__init__.py);
         # nothing else may leave one behind.
         if response.status_code != 429:

@@ -25,12 +25,17 @@ from marshmallow import (
 )
 
 from domain.model import ERASURE_BASES
-from domain.rules import NAME_MAX_LENGTH, TITLE_MAX_LENGTH
+from domain.rules import (
+    NAME_MAX_LENGTH,
+    THREAD_KEY_MAX_LENGTH,
+    THREAD_KEY_URL_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
 
 # The largest value a BIGINT column (and SQLite's INTEGER) holds.
 MAX_POSITION = 2**63 - 1
 REASON_MAX_LENGTH = 1000
-KEY_MAX_LENGTH = 2000
+KEY_MAX_LENGTH = THREAD_KEY_MAX_LENGTH
 CLIENT_KEY_MAX_LENGTH = 200
 
 
@@ -219,7 +224,11 @@ class NewThread(StrictSchema):
         load_default=None,
         allow_none=True,
         validate=validate.Length(1, KEY_MAX_LENGTH),
-        metadata={"description": "the host page's URL or slug; unique"},
+        metadata={
+            "description": "the host page's URL or slug; unique. At most"
+            f" {THREAD_KEY_URL_MAX_LENGTH} characters once percent-encoded (it goes into"
+            " URLs): 422 naming `key` beyond"
+        },
     )
     body = fields.String(load_default=None, allow_none=True)
 

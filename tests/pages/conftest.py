@@ -83,6 +83,22 @@ def send(client: FlaskClient, form_page: str, action: str, data: dict, **kwargs)
     return client.post(action, data={"csrf_token": token, **data}, **kwargs)
 
 
+def hidden_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden inputs of the form on `html` that posts to `action`, as a browser
+    sends them (the edit form's expected_version, a post's client_key...)."""
+    found = re.search(rf'<form[^>]*action="{re.escape(action)}"[^>]*>(.*?)</form>', html, re.S)
+    assert found, f"no form posting to {action}"
+    inputs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', found.group(1))
+    return {name: unescape(value) for name, value in inputs}
+
+
+def send_form(client: FlaskClient, form_page: str, action: str, data: dict, **kwargs):
+    """Like `send`, with the form's own hidden fields too (what it posts, overridden by
+    `data`)."""
+    html = page(client, form_page)
+    return client.post(action, data={**hidden_fields(html, action), **data}, **kwargs)
+
+
 def sign_in(client: FlaskClient, name: str) -> None:
     response = send(client, "/signin", "/signin", {"how": "name", "name": name, "next": "/"})
     assert response.status_code == 302, response.data[:500]

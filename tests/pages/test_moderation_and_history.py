@@ -13,6 +13,7 @@ from tests.pages.conftest import (
     numbered,
     page,
     send,
+    send_form,
     sign_in,
     sign_in_moderator,
     text_of,
@@ -27,7 +28,7 @@ def posted(client, flask_app, text: str) -> str:
 
 
 def edit(client, comment_id: str, text: str, reason: str = "") -> None:
-    response = send(
+    response = send_form(
         client, f"/c/{comment_id}/edit", f"/c/{comment_id}/edit", {"text": text, "reason": reason}
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:500]

@@ -13,6 +13,7 @@ from tests.pages.conftest import (
     numbered,
     page,
     send,
+    send_form,
     sign_in,
     text_of,
 )
@@ -101,7 +102,9 @@ def test_edit_twice_and_the_history_link(client, flask_app):
     sign_in(client, "Ada")
     comment_id = new_id(post_top(client, flask_app, "The first text."))
     for text in ("The second text.", "The third, final text."):
-        response = send(client, f"/c/{comment_id}/edit", f"/c/{comment_id}/edit", {"text": text})
+        response = send_form(
+            client, f"/c/{comment_id}/edit", f"/c/{comment_id}/edit", {"text": text}
+        )
         assert new_id(response) == comment_id
     html = page(client, THREAD_URL)
     assert "The third, final text." in html and "The first text." not in html
@@ -113,7 +116,7 @@ def test_stale_edit_is_a_conflict_that_keeps_the_text(client, flask_app):
     comment_id = new_id(post_top(client, flask_app, "Version one."))
     form_page = page(client, f"/c/{comment_id}/edit")
     assert 'name="expected_version" value="1"' in form_page
-    send(client, f"/c/{comment_id}/edit", f"/c/{comment_id}/edit", {"text": "Version two."})
+    send_form(client, f"/c/{comment_id}/edit", f"/c/{comment_id}/edit", {"text": "Version two."})
     token = re.search(r'name="csrf_token" value="([^"]+)"', form_page).group(1)
     response = client.post(
         f"/c/{comment_id}/edit",
@@ -121,7 +124,7 @@ def test_stale_edit_is_a_conflict_that_keeps_the_text(client, flask_app):
     )
     assert response.status_code == 412
     html = response.get_data(as_text=True)
-    assert "Someone changed this comment while you were editing" in html
+    assert "This comment changed since you opened it" in html
     assert "My late edit." in html and "Version two." in html
     assert 'name="expected_version" value="2"' in html
 

@@ -118,15 +118,18 @@ def get_comment(comment_id):
         201: (CommentPosted, "Posted; Location is the comment"),
         200: (
             CommentPosted,
-            "A retry with an Idempotency-Key already used by this author in this thread:"
-            " the original comment, nothing posted (always 200, never 201)",
+            "A retry with an Idempotency-Key already used by this author in this thread,"
+            " with the same text and parent: the original comment, nothing posted"
+            " (always 200, never 201)",
         ),
     },
     description=(
         "409 thread_locked when the thread is locked, comment_retracted when the parent"
         " is retracted; 422 when the parent is not in this thread. Send an"
         " Idempotency-Key to retry safely: the first post answers 201, every retry with"
-        " the same key answers 200 with the same comment (`replayed: true`)."
+        " the same key and the same body answers 200 with the same comment (`replayed:"
+        " true`). The same key with another text or parent is 422 idempotency_key_reused"
+        " (nothing posted); a retry's body is validated like a first post's."
     ),
 )
 def post_comment(thread_id):

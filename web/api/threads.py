@@ -3,8 +3,6 @@ lock and unlock."""
 
 from __future__ import annotations
 
-import unicodedata
-
 import orjson
 from flask import Blueprint, request, url_for
 
@@ -109,10 +107,6 @@ def get_thread(thread_id):
 @bp.get("/threads/by-key/<path:key>")
 @operation("Read a thread by its key (the host page's URL or slug)", **_READ_THREAD)
 def get_thread_by_key(key: str):
-    if any(unicodedata.category(char) == "Cc" for char in key):
-        # Keys never hold control characters (the domain refuses them), and PostgreSQL
-        # refuses NUL in a query: such a key cannot name a thread.
-        raise queries.NotInView(f"no thread with key {key!r}")
     # Read-your-writes reaches the key's lookup too: a thread opened at `min_position`
     # is found by its key (the query is validated again, fully, by thread_response).
     wait_for_position(request.args.get("min_position", type=int))

@@ -51,7 +51,8 @@ def _protect_forms() -> None:
 def register_pages(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked by _protect_forms instead
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Set, not setdefault: Flask defines it already (None), so a default never applied.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.session_interface = _SessionCookies()
     csrf.init_app(app)
@@ -77,7 +78,6 @@ def register_pages(app: Flask) -> None:
 @bp.after_request
 def security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     # Pages carry the viewer's name, controls and a CSRF token: never shared caches.

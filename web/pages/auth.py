@@ -11,9 +11,17 @@ from flask import current_app, g, make_response, redirect, render_template, requ
 
 from domain.errors import DomainError, NotAuthenticated
 from web.auth import COOKIE_NAME, forget_author
-from web.errors import DOMAIN_STATUS
+from web.errors import DOMAIN_STATUS, ApiError
 from web.pages import bp, forms
-from web.pages.common import application, safe_next, viewer, viewer_name, write_limits, wrote
+from web.pages.common import (
+    application,
+    is_local_path,
+    safe_next,
+    viewer,
+    viewer_name,
+    write_limits,
+    wrote,
+)
 from web.pages.moderation import confirm_page
 from web.schemas import ERASE_ACCOUNT_CONFIRMATION
 
@@ -29,6 +37,13 @@ def set_token_cookie(response, token: str) -> None:
         httponly=True,
         samesite="Lax",
         secure=request.is_secure,
+    )
+
+
+def delete_token_cookie(response) -> None:
+    """Signs out: the sign-in cookie cleared with the flags it was set with."""
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="Lax", secure=request.is_secure
     )
 
 
@@ -77,7 +92,11 @@ def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:
 @bp.route("/signin", methods=["GET", "POST"])
 @write_limits
 def signin():
-    next_url = safe_next(request.values.get("next"))
+    asked = request.values.get("next")
+    if asked and not is_local_path(asked):
+        # Refused before anything is stored (a bad `next` once failed after the author was).
+        raise ApiError(400, "bad_request", "the page to go back to must be a path on this site")
+    next_url = asked or "/"
     by_name, by_token = _forms(next_url)
     status = 200
     if request.method == "POST":
@@ -118,7 +137,7 @@ def signin():
 @bp.post("/signout")
 def signout():
     response = make_response(redirect(safe_next(request.form.get("next"))))
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+    delete_token_cookie(response)
     return response
 
 
@@ -193,7 +212,7 @@ def erase_account():
                 forget_author(author.id)
                 wrote(changed.position)
                 response = make_response(redirect(url_for("pages.account_erased")))
-                response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Lax")
+                delete_token_cookie(response)
                 g.clear_token_cookie = False
                 return response
     return confirm_page(

@@ -3,6 +3,7 @@ comment lives, and read-your-writes after a write."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -11,6 +12,7 @@ from flask import current_app, g, url_for
 
 from domain.application import Discussions
 from domain.model import Author
+from domain.rules import THREAD_KEY_URL_MAX_LENGTH, key_url_length
 from projections import queries
 from projections.engine import Engine
 from web import limiter
@@ -97,7 +99,12 @@ def resolve_thread(ref: str) -> str:
 
 
 def thread_ref(meta: dict) -> str:
-    return meta.get("key") or meta["id"]
+    """The key, or the id when there is none or the key is too long for a URL (a thread
+    opened before keys were limited: its pages stay reachable by id)."""
+    key = meta.get("key")
+    if key and key_url_length(key) <= THREAD_KEY_URL_MAX_LENGTH:
+        return key
+    return meta["id"]
 
 
 def thread_url(meta: dict, **params: Any) -> str:
@@ -124,16 +131,26 @@ def comment_links() -> dict[str, tuple[str, str]]:
     return out
 
 
+# Control, format, unassigned and line/paragraph-separator characters (spaces stay).
+_NOT_IN_A_PATH = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def is_local_path(value: str) -> bool:
+    """A path on this site, safe to redirect to: one leading "/", no scheme or host, no
+    backslash (some browsers read it as "/"), and no control or format characters:
+    CR/LF would split the Location header, and browsers drop tabs and newlines from a
+    URL, which turns "/", tab, "/host" into "//host"."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return False
+    if any(unicodedata.category(c) in _NOT_IN_A_PATH for c in value):
+        return False
+    parts = urlsplit(value)
+    return not (parts.scheme or parts.netloc)
+
+
 def safe_next(value: str | None, default: str = "/") -> str:
     """A local path to go back to; anything else (another host, a scheme) is refused."""
-    if not value:
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
-        return default
-    if "\\" in value:
-        return default
-    return value
+    return value if value and is_local_path(value) else default
 
 
 def _write_limit() -> str:

@@ -14,15 +14,20 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, render_template, url_for
 
 from projections import diffs, queries, visibility
 from projections import history as record
 from projections.visibility import Viewer
 from web.pages import bp
+from web.pages.args import page_args
 from web.pages.common import engine, is_moderator, thread_url, viewer
 from web.pages.errors import error_page
 from web.pages.locate import place, url_of
+from web.schemas_pages import CompareQuery, CursorQuery
+
+_compare_query = CompareQuery()
+_cursor_query = CursorQuery()
 
 KIND_TITLES = {
     "posted": "Posted",
@@ -129,8 +134,8 @@ def _compare(
     versions only."""
     if len(versions) < 2:
         return None
-    old = request.args.get("from", type=int)
-    new = request.args.get("to", type=int)
+    asked = page_args(_compare_query)
+    old, new = asked["from_"], asked["to"]
     old = old if old in versions else versions[0]
     new = new if new in versions else versions[-1]
     try:
@@ -202,7 +207,7 @@ def erasures():
     """Public: what was erased, when, by whom and on which basis, never what it said
     (projections/history.py's erasures, the API's query)."""
     eng = engine()
-    cursor = request.args.get("cursor", type=int)
+    cursor = page_args(_cursor_query)["cursor"]
     ledger = record.erasures(eng, cursor=cursor, limit=LEDGER_PAGE)
     threads: dict[str, dict[str, Any] | None] = {}
     for entry in ledger["entries"]:

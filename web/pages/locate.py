@@ -10,7 +10,7 @@ from flask import url_for
 
 from projections.engine import Engine
 from projections.locate import Place, cursor_for, numbers, numbers_for, place
-from web.pages.common import PAGE_DEPTH, PAGE_LIMIT, REPLIES_LIMIT, SUBTREE_LIMIT
+from web.pages.common import PAGE_DEPTH, PAGE_LIMIT, REPLIES_LIMIT, SUBTREE_LIMIT, thread_ref
 
 __all__ = ["Place", "cursor_for", "numbers", "numbers_for", "place", "url_of"]
 
@@ -22,8 +22,7 @@ def url_of(engine: Engine, where: Place, thread: dict[str, Any]) -> str:
     if not deep:
         cursor = cursor_for(engine, where.thread_id, where.indexes[0], PAGE_LIMIT, None)
         params = {"cursor": cursor} if cursor is not None else {}
-        ref = thread.get("key") or thread["id"]
-        return url_for("pages.thread", ref=ref, _anchor=anchor, **params)
+        return url_for("pages.thread", ref=thread_ref(thread), _anchor=anchor, **params)
     # Deep: the page of its parent's replies that holds it.
     parent_id = where.parent_id
     cursor = cursor_for(engine, where.thread_id, where.indexes[-1], SUBTREE_LIMIT, parent_id)

@@ -12,6 +12,7 @@ from flask import g, redirect, render_template, request, url_for
 from domain.errors import DomainError
 from projections import queries, visibility
 from web.pages import bp, forms
+from web.pages.args import page_args
 from web.pages.common import (
     application,
     engine,
@@ -31,6 +32,7 @@ from web.pages.posting import (
     run_comment_action,
     sign_in_first,
 )
+from web.schemas_pages import CursorQuery
 
 
 def _moderator_or_refusal():
@@ -449,13 +451,15 @@ AUDIT_TYPES = {
 }
 
 
+_cursor_query = CursorQuery()
+
+
 def _day(value: str, plus_days: int = 0) -> str | None:
     """A yyyy-mm-dd filter as the stored timestamps' prefix (UTC)."""
     try:
-        day = date.fromisoformat(value)
-    except ValueError:
+        return (date.fromisoformat(value) + timedelta(days=plus_days)).isoformat()
+    except (ValueError, OverflowError):  # not a date, or the day after 9999-12-31
         return None
-    return (day + timedelta(days=plus_days)).isoformat()
 
 
 def _audit_filters() -> tuple[dict[str, str], dict[str, object], list[str]]:
@@ -483,7 +487,9 @@ def _audit_filters() -> tuple[dict[str, str], dict[str, object], list[str]]:
         if raw[name]:
             value = _day(raw[name], plus)
             if value is None:
-                problems.append(f"“{raw[name]}” is not a date (yyyy-mm-dd).")
+                problems.append(
+                    f"“{raw[name]}” is not a date the log can be filtered by (yyyy-mm-dd)."
+                )
             else:
                 args[name] = value
     return raw, args, problems
@@ -500,7 +506,7 @@ def audit():
 
     eng = engine()
     raw, args, problems = _audit_filters()
-    cursor = request.args.get("cursor", type=int)
+    cursor = page_args(_cursor_query)["cursor"]
     page = {"entries": [], "next_cursor": None}
     if not problems:
         # Reasons and names opened as the visibility policy lets this moderator read them.

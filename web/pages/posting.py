@@ -199,6 +199,15 @@ def _may_change(comment: dict, author) -> bool:
     return bool(owner or author.is_moderator)
 
 
+def _expected_version() -> int | None:
+    """The form's hidden version (a whole number from 1), or None when it is missing or
+    not a version (a form that was not ours, or was cut short)."""
+    raw = request.form.get("expected_version", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw) or None
+
+
 @bp.route("/c/<uuid:comment_id>/edit", methods=["GET", "POST"])
 @write_limits
 def edit(comment_id: UUID):
@@ -218,12 +227,21 @@ def edit(comment_id: UUID):
     status = 200
     if request.method == "POST":
         form.fill_from_request()
+        version = _expected_version()
+        if version is None:
+            # Like the API's 428: an edit must say which version it was made on.
+            form.get("expected_version").value = str(comment["version"])
+            form.error = (
+                "This form did not say which version of the comment it edits, so it was not"
+                " saved. Your text is kept below, over the current one: check it, then save."
+            )
+            return action_page(f"Edit comment {number}", form, comment, thread, number, status=428)
         try:
             changed = application().edit_comment(
                 author.id,
                 comment_id,
                 forms.posted("text"),
-                expected_version=request.form.get("expected_version", type=int),
+                expected_version=version,
                 reason=forms.optional("reason"),
             )
         except DomainError as error:
@@ -233,8 +251,9 @@ def edit(comment_id: UUID):
                 # Show the current text beside the kept one; sending again overwrites it.
                 form.get("expected_version").value = str(current)
                 form.error = (
-                    f"{error.message} Someone changed this comment while you were editing."
-                    " Your text is kept below; the current text is shown above it."
+                    "This comment changed since you opened it, so your edit was not saved."
+                    " The current text is shown above; yours is kept below: save again to"
+                    " replace it."
                 )
                 comment, thread, number = comment_and_thread(str(comment_id))
         else:

@@ -9,7 +9,9 @@ from typing import Any
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from projections import queries
+from web.errors import ApiError
 from web.pages import bp, forms
+from web.pages.args import page_args
 from web.pages.common import (
     PAGE_LIMIT,
     SUBTREE_LIMIT,
@@ -27,8 +29,12 @@ from web.pages.common import (
 from web.pages.errors import error_page
 from web.pages.locate import cursor_for, place, url_of
 from web.pages.timeline import position_at, slider, thread_as_of
+from web.schemas_pages import CursorQuery, IndexQuery, ThreadPageQuery
 
 THREADS_PER_PAGE = 20
+_thread_query = ThreadPageQuery()
+_cursor_query = CursorQuery()
+_index_query = IndexQuery()
 
 
 @bp.context_processor
@@ -39,9 +45,9 @@ def page_globals() -> dict[str, Any]:
 @bp.after_request
 def clear_stale_cookie(response):
     if g.get("clear_token_cookie"):
-        from web.auth import COOKIE_NAME
+        from web.pages.auth import delete_token_cookie
 
-        response.delete_cookie(COOKIE_NAME, path="/")
+        delete_token_cookie(response)
     return response
 
 
@@ -57,22 +63,29 @@ def comment_context(thread: dict, read_only: bool = False) -> dict[str, Any]:
     }
 
 
-def _wait_for_arg() -> str | None:
+def _wait_for_arg(position: int | None) -> str | None:
     """`?after=<position>`: a redirect after a write whose projections were not ready in
-    time waits again here (bounded) so the writer sees the change."""
-    position = request.args.get("after", type=int)
-    if position and not runtime().wait_for(position):
+    time waits again here (bounded) so the writer sees the change. A position past the
+    head of the log was never returned by a write: refused at once, like the API's
+    min_position, rather than holding a worker for the whole wait (issue 12)."""
+    rt = runtime()
+    if position is None or rt.wait_for(position, timeout=0):
+        return None
+    head = application().head_position()
+    if position > head:
+        raise ApiError(
+            400,
+            "bad_request",
+            f"?after= names position {position}, past the latest of the log ({head})",
+        )
+    if not rt.wait_for(position):
         return "Your change is saved; it is still being added to this page. Reload in a moment."
     return None
 
 
 @bp.get("/")
 def index():
-    cursor = None
-    raw = request.args.get("after_thread", "")
-    if "|" in raw:
-        at, _, thread_id = raw.partition("|")
-        cursor = (at, thread_id)
+    cursor = page_args(_index_query)["after_thread"]
     listing = queries.list_threads(engine(), limit=THREADS_PER_PAGE, cursor=cursor)
     next_cursor = listing["next_cursor"]
     next_url = (
@@ -234,12 +247,8 @@ def _cacheable_page(thread_id: str, render) -> Response:
     return Response(body, mimetype="text/html", headers=headers)
 
 
-def _refused_position(raw: str, at: int | None):
-    """The error page for an `?at=` that names no position of the log, else None."""
-    if at is None or at < 1:
-        return error_page(
-            400, f"?at= takes a position of the log (a whole number from 1), not {raw[:40]!r}"
-        )
+def _refused_position(at: int):
+    """The error page for an `?at=` past the head of the log, else None."""
     head = application().head_position()
     if at > head:
         return error_page(
@@ -251,14 +260,13 @@ def _refused_position(raw: str, at: int | None):
 @bp.get("/t/<path:ref>")
 def thread(ref: str):
     thread_id = resolve_thread(ref)
-    notice = _wait_for_arg()
-    cursor = request.args.get("cursor", type=int)
-    at = request.args.get("at", type=int)
-    if "at" in request.args:
-        refused = _refused_position(request.args["at"], at)
+    args = page_args(_thread_query)
+    notice = _wait_for_arg(args["after"])
+    cursor, at, step = args["cursor"], args["at"], args["step"]
+    if at is not None:
+        refused = _refused_position(at)
         if refused is not None:
             return refused
-    step = request.args.get("step", type=int)
     if step is not None and at is None:
         # The slider's form without JavaScript sends the index of a change point.
         chosen = position_at(engine(), thread_id, step, is_moderator())
@@ -275,7 +283,7 @@ def thread(ref: str):
 @bp.get("/t/<uuid:thread_id>/c/<uuid:comment_id>")
 def subtree(thread_id, comment_id):
     eng = engine()
-    cursor = request.args.get("cursor", type=int)
+    cursor = page_args(_cursor_query)["cursor"]
     req = page_request(cursor=cursor, limit=SUBTREE_LIMIT)
     page = queries.comment_subtree(eng, str(comment_id), req)
     thread = page["thread"]
