@@ -105,7 +105,7 @@ def test_a_reply_hidden_before_the_send_is_not_mailed(services, smtp):
 
 def test_failures_retry_with_backoff_then_dead_letter_and_retry_now(services, smtp):
     app = services.app
-    _, thread, alice, posted = thread_with_comment(app)
+    _, _, alice, _ = thread_with_comment(app)
     services.outbox.max_attempts = 2
     smtp.recorder.fail = 2  # the SMTP server refuses twice
     app.add_email_address(alice.author_id, "alice@example.org")
