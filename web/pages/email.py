@@ -47,7 +47,8 @@ def _form(schema) -> dict:
         return schema.load(request.form.to_dict())
     except ValidationError as error:
         field, messages = next(iter(error.messages.items()))
-        raise _Refused(422, f"{field}: {messages[0] if isinstance(messages, list) else messages}")
+        message = messages[0] if isinstance(messages, list) else messages
+        raise _Refused(422, f"{field}: {message}") from None
 
 
 class _Refused(Exception):
