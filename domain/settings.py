@@ -145,6 +145,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"  # the site's address, for links in mail
     outbox_max_attempts: int = 8  # tries before a delivery is dead-lettered
     digest_minutes: int = 60  # a digest gathers replies this long
+    outbox_lease_seconds: float = 60.0  # a claimed delivery is retried after this
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -205,6 +206,9 @@ class Settings:
             public_url=read("public_url", "DISCUSS_PUBLIC_URL").rstrip("/"),
             outbox_max_attempts=read("outbox_max_attempts", "DISCUSS_OUTBOX_MAX_ATTEMPTS", int),
             digest_minutes=read("digest_minutes", "DISCUSS_DIGEST_MINUTES", int),
+            outbox_lease_seconds=read(
+                "outbox_lease_seconds", "DISCUSS_OUTBOX_LEASE_SECONDS", float
+            ),
         )
 
     @classmethod

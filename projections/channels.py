@@ -25,7 +25,11 @@ def build_outbox(app: Any, settings: Settings | Database, projections: Engine) -
     settings = Settings.of(settings)
     engine = Engine(app, projections.store, all_channels(app, settings))
     engine.log = engine.applier.log = projections.log  # read and decode the log once
-    return Outbox(engine, max_attempts=settings.outbox_max_attempts)
+    return Outbox(
+        engine,
+        max_attempts=settings.outbox_max_attempts,
+        lease_seconds=settings.outbox_lease_seconds,
+    )
 
 
 def create_channel_tables(settings: Settings | Database) -> None:

@@ -29,7 +29,7 @@ API (for every outward channel: email, webhooks, …):
      page's deliveries. The outbox's primary key is (channel, position, recipient) and
      the insert is `ON CONFLICT DO NOTHING`, so a row is queued exactly once even with
      two workers racing or a worker killed mid-page (its transaction rolls back whole).
-   - `claim(channel, limit)`: due rows, leased for `LEASE_SECONDS` (their `due_at`
+   - `claim(channel, limit)`: due rows, leased for `lease_seconds` (their `due_at`
      moves forward and `attempts` counts the try) so that other senders skip them.
    - `sent(rows)`, `dropped(rows, why)`, `failed(rows, error)`: the outcome, each one
      short transaction. A failure is retried after an exponential backoff with full
@@ -191,10 +191,16 @@ def backoff(attempts: int, base: float = BASE_DELAY, cap: float = MAX_DELAY) -> 
 class Outbox:
     """Channels' catch-up into the outbox, and the outbox's rows for senders."""
 
-    def __init__(self, engine: Engine, max_attempts: int = DEFAULT_MAX_ATTEMPTS):
+    def __init__(
+        self,
+        engine: Engine,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        lease_seconds: float = LEASE_SECONDS,
+    ):
         self.engine = engine  # an Engine over the channels only (never rebuilt)
         self.store = engine.store
         self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -221,8 +227,8 @@ class Outbox:
             return []  # no tracking tables yet
         return [r["name"] for r in rows]
 
-    def catch_up(self) -> tuple[dict[str, int], dict[str, Exception]]:
-        return self.engine.catch_up_many()
+    def catch_up(self, page_size: int = 500) -> tuple[dict[str, int], dict[str, Exception]]:
+        return self.engine.catch_up_many(page_size=page_size)
 
     # ---- senders -----------------------------------------------------------------------
 
@@ -230,7 +236,7 @@ class Outbox:
         """Due rows of `channel`, oldest first, leased to the caller. A row of a batch
         brings the other due rows of its batch (one digest)."""
         now = _now()
-        lease = iso(now + timedelta(seconds=LEASE_SECONDS))
+        lease = iso(now + timedelta(seconds=self.lease_seconds))
         skip = " FOR UPDATE SKIP LOCKED" if self.store.postgres else ""
         with self.store.transaction() as sql:
             rows = sql.execute(
