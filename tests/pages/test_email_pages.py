@@ -167,3 +167,9 @@ def test_moderators_see_dead_letters_and_retry_now(client, flask_app, smtp):
     response = send(client, "/moderation/outbox", "/moderation/outbox/retry", {"channel": "mail"})
     assert response.status_code == 302
     smtp.recorder.wait_for(1)
+
+
+def test_the_projections_endpoint_reports_the_channels(client, flask_app):
+    body = client.get("/api/v1/projections").get_json()
+    (mail,) = [c for c in body["channels"] if c["channel"] == "mail"]
+    assert set(mail) >= {"position", "pending", "sent", "dead", "dropped"}
