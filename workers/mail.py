@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -45,6 +46,9 @@ from projections.visibility import (
 )
 
 SMTP_TIMEOUT = 10  # seconds per SMTP command
+# Headers up to RFC 5322's 998 characters on one line: a folded List-Unsubscribe URL
+# is not always put back together by mail clients.
+UNFOLDED = compat32.clone(max_line_length=998)
 
 
 class SmtpUrl:
@@ -137,7 +141,7 @@ class MailSender:
         """A plain-text UTF-8 message. Built with the compat32 classes (MIMEText, Header):
         the modern EmailMessage parses every header it is given and cost ~10 ms per
         message, more than the rest of a delivery."""
-        message = MIMEText(body, "plain", "utf-8")
+        message = MIMEText(body, "plain", "utf-8", policy=UNFOLDED)
         message["From"] = self.settings.mail_from
         message["To"] = to
         message["Subject"] = Header(subject, "utf-8")
