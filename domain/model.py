@@ -90,6 +90,7 @@ class Author(Aggregate):
         self.notify_replies = False
         self.notify_digest = False
         self.thread_replies: dict[str, bool] = {}
+        self.notify_reviews = False
 
     def erase(self, basis: str, actor_id: UUID, at: datetime | None = None) -> bool:
         """False if the author was erased already (erasing twice changes nothing)."""
@@ -187,6 +188,14 @@ class Author(Aggregate):
                 author.thread_replies.pop(str(self.thread_id), None)
             else:
                 author.thread_replies[str(self.thread_id)] = self.replies
+
+    class ReviewNotificationsChanged(Aggregate.Event):
+        """A moderator: mail me comments held for review (on), or not."""
+
+        on: bool
+
+        def apply(self, author: Author) -> None:
+            author.notify_reviews = self.on
 
     def wants_replies(self, thread_id: UUID | str) -> bool:
         """Mail this author replies to their comments in this thread?"""

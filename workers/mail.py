@@ -33,9 +33,10 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+from domain.email_accounts import REVIEWS
 from domain.model import Author, Comment, Thread
 from domain.settings import Settings
-from projections.mail_channel import MAIL, REPLY, SIGN_IN, VERIFY
+from projections.mail_channel import MAIL, REPLY, REVIEW, SIGN_IN, VERIFY
 from projections.outbox import Dropped, Queued, Sent
 from projections.visibility import (
     THREAD,
@@ -132,6 +133,8 @@ class MailSender:
             return self._sign_in(first, author)
         if first.kind == REPLY:
             return self._replies(rows, author)
+        if first.kind == REVIEW:
+            return self._review(first, author)
         return Dropped(f"unknown kind {first.kind!r}")
 
     def _address(self, author: Author) -> str | None:
@@ -245,6 +248,44 @@ class MailSender:
         message = self._message(key, address, subject, body)
         message["List-Unsubscribe"] = f"<{unsubscribe}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+        self._transmit(message)
+        return Sent()
+
+    def _review(self, row: Queued, author: Author) -> Sent | Dropped:
+        """A comment held for review, to a moderator who asked for these mails."""
+        if not (author.is_moderator and author.notify_reviews and author.email_verified):
+            return Dropped("the recipient no longer wants these mails")
+        address = self._address(author)
+        comment = self.app._get(UUID(row.payload["comment_id"]), Comment)
+        thread = self.app._get(UUID(row.payload["thread_id"]), Thread)
+        if address is None or comment is None or thread is None:
+            return Dropped("the address, the comment or the thread is gone")
+        revision = int(row.payload["revision"])
+        if comment.pending_revision != revision:
+            return Dropped("reviewed already")
+        self.engine.catch_up("decisions", stop=self.app.head_position())
+        d = decisions_for(self.engine, [str(comment.id)]).get(str(comment.id))
+        viewer = Viewer(str(author.id), True)
+        if not text_verdict(d, viewer, str(comment.author_id), revision, THREAD).shown:
+            return Dropped("withheld from moderators too (erased)")
+        text = self.app.opener.open(comment.text) if self.app.opener else comment.text
+        if not isinstance(text, str):
+            return Dropped("the text cannot be opened")
+        writer = self.app._get(comment.author_id, Author)
+        name = (self.app.display_name(writer) if writer is not None else None) or "someone"
+        token = self.app.unsubscribe_token(author.id, REVIEWS, datetime.now(UTC))
+        unsubscribe = f"{self.settings.public_url}/account/email/unsubscribe/{token}"
+        body = (
+            f"A comment by {name} in “{thread.title}” awaits review:\n\n{_quote(text)}\n\n"
+            f"Review it: {self.settings.public_url}/c/{comment.id}\n\n--\n"
+            f"You get this because you asked for comments awaiting review by email."
+            f"\nStop these mails: {unsubscribe}\n"
+        )
+        message = self._message(
+            row.key, address, f"A comment awaits review in “{thread.title}”", body
+        )
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         self._transmit(message)
         return Sent()
 

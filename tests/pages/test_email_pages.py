@@ -173,3 +173,20 @@ def test_the_projections_endpoint_reports_the_channels(client, flask_app):
     body = client.get("/api/v1/projections").get_json()
     (mail,) = [c for c in body["channels"] if c["channel"] == "mail"]
     assert set(mail) >= {"position", "pending", "sent", "dead", "dropped"}
+
+
+def test_moderators_choose_awaiting_review_mails_members_cannot(client, flask_app):
+    services = flask_app.extensions["discuss"].services
+    sign_in(client, "Member")
+    assert "Comments awaiting review" not in page(client, "/account/email")
+    before = head(flask_app)
+    response = send(client, "/account/email", "/account/email/reviews", {"replies": "1"})
+    assert response.status_code == 403
+    assert head(flask_app) == before
+    moderator = flask_app.test_client()
+    sign_in_moderator(moderator, flask_app)
+    assert "Comments awaiting review" in page(moderator, "/account/email")
+    response = send(moderator, "/account/email", "/account/email/reviews", {"replies": "1"})
+    assert response.status_code == 302
+    mod = services.app.authenticate(moderator.get_cookie("discuss_token").value)
+    assert mod.notify_reviews

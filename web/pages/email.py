@@ -104,6 +104,8 @@ def settings():
         replies=author.notify_replies,
         digest=author.notify_digest,
         threads=sorted(author.thread_replies.items()),
+        moderator=author.is_moderator,
+        reviews=author.notify_reviews,
         configured=bool(_settings().smtp_url),
         notice=NOTICES.get(request.args.get("done", "")),
         digest_minutes=_settings().digest_minutes,
@@ -140,6 +142,16 @@ def notifications():
     changed = application().set_notifications(
         author.id, replies=values["replies"], digest=values["digest"]
     )
+    return _back(changed.position, "saved")
+
+
+@bp.post("/account/email/reviews")
+def review_notifications():
+    author, refusal = _signed_in()
+    if refusal is not None:
+        return refusal
+    values = _form(NotificationsForm())
+    changed = application().set_review_notifications(author.id, values["replies"])
     return _back(changed.position, "saved")
 
 
