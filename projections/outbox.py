@@ -239,6 +239,7 @@ class Outbox:
         lease = iso(now + timedelta(seconds=self.lease_seconds))
         skip = " FOR UPDATE SKIP LOCKED" if self.store.postgres else ""
         with self.store.transaction() as sql:
+            self._relaxed(sql)
             rows = sql.execute(
                 "SELECT * FROM outbox WHERE channel = ? AND state = 'pending' AND due_at <= ?"
                 f" ORDER BY due_at, position LIMIT ?{skip}",
@@ -285,9 +286,19 @@ class Outbox:
                 batches.setdefault((row.recipient, row.batch), []).append(row)
         return out + list(batches.values())
 
+    def _relaxed(self, sql: Sql) -> None:
+        """PostgreSQL: this transaction's commit does not wait for the WAL flush (like a
+        projection's page, projections/tracking.py). A server crash right after could
+        lose the outcome (the delivery is then made again: at least once still holds)
+        or a lease. A channel's page may be lost the same way, its queued rows together
+        with its position, so they are queued again from the log: never lost."""
+        if self.store.postgres:
+            sql.execute("SELECT set_config('synchronous_commit', 'off', true)")
+
     def _finish(self, rows: Sequence[Queued], state: str, error: str | None) -> None:
         now = iso(_now())
         with self.store.transaction() as sql:
+            self._relaxed(sql)
             sql.executemany(
                 "UPDATE outbox SET state = ?, done_at = ?, last_error = ?"
                 " WHERE channel = ? AND position = ? AND recipient = ? AND state = 'pending'",
