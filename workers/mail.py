@@ -24,6 +24,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from email.charset import QP, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.text import MIMEText
@@ -50,6 +51,9 @@ SMTP_TIMEOUT = 10  # seconds per SMTP command
 # Headers up to RFC 5322's 998 characters on one line: a folded List-Unsubscribe URL
 # is not always put back together by mail clients.
 UNFOLDED = compat32.clone(max_line_length=998)
+# Quoted-printable bodies: readable as they are (links intact), unlike base64.
+BODY_CHARSET = Charset("utf-8")
+BODY_CHARSET.body_encoding = QP
 
 
 class SmtpUrl:
@@ -200,7 +204,7 @@ class MailSender:
         """A plain-text UTF-8 message. Built with the compat32 classes (MIMEText, Header):
         the modern EmailMessage parses every header it is given and cost ~10 ms per
         message, more than the rest of a delivery."""
-        message = MIMEText(body, "plain", "utf-8", policy=UNFOLDED)
+        message = MIMEText(body, "plain", BODY_CHARSET, policy=UNFOLDED)
         message["From"] = self.settings.mail_from
         message["To"] = to
         message["Subject"] = Header(subject, "utf-8")

@@ -114,6 +114,7 @@ def test_forged_and_expired_links_give_a_clear_page_and_change_nothing(client, f
     ):
         response = client.get(url)
         assert response.status_code == 400, url
+        assert "This link does not work" in response.get_data(as_text=True)
         assert "not valid" in response.get_data(as_text=True)
         response = client.post(url, data={"List-Unsubscribe": "One-Click"})
         assert response.status_code in (400, 403), url
