@@ -227,6 +227,20 @@ class Outbox:
             return []  # no tracking tables yet
         return [r["name"] for r in rows]
 
+    def skip_to_head(self) -> int:
+        """Channels move to the log's head without queueing anything: after importing a
+        history (`discuss import-history`), whose mails its old store sent already."""
+        head = self.engine.app.head_position()
+        with self.store.transaction() as sql:
+            for name in sorted(self.channels):
+                self.engine.tracking.lock(sql, name, 1)
+                sql.execute(
+                    "UPDATE projection_tracking SET position = ? WHERE name = ?"
+                    " AND generation = 1 AND position < ?",
+                    (head, name, head),
+                )
+        return head
+
     def catch_up(self, page_size: int = 500) -> tuple[dict[str, int], dict[str, Exception]]:
         return self.engine.catch_up_many(page_size=page_size)
 
