@@ -17,9 +17,11 @@ API (for every outward channel: email, webhooks, …):
                    yield Delivery(recipient=endpoint_id, kind="comment.posted",
                                   payload={"comment_id": str(event.originator_id)})
 
-2. Register the channel in `workers/delivery.py` (`all_channels`) with its `Sender`:
-   an object with `channel` (the channel's name) and `send(rows) -> Sent | Dropped`
-   (raise to retry). `rows` are `Queued` rows: one, or several of one recipient that
+2. Register the channel in projections/channels.py (`all_channels`) and its sender in
+   workers/delivery.py (`senders_for`): an object with `channel` (the channel's name),
+   `send(rows) -> Sent | Dropped` (raise to retry), optionally `prepare(rows)` (load
+   what the next chunk of deliveries needs at once), `close()` (end of a round) and
+   `configured` (False: not run, its rows wait). `rows` are `Queued` rows: one, or several of one recipient that
    share a `batch` key (a digest). `rows[0].key` — "<channel>:<position>:<recipient>"
    — is the idempotency key to give the receiver (a Message-ID, a webhook-id).
 
