@@ -21,8 +21,8 @@ API (for every outward channel: email, webhooks, …):
    workers/delivery.py (`senders_for`): an object with `channel` (the channel's name),
    `send(rows) -> Sent | Dropped` (raise to retry), optionally `prepare(rows)` (load
    what the next chunk of deliveries needs at once), `close()` (end of a round) and
-   `configured` (False: not run, its rows wait). `rows` are `Queued` rows: one, or several of one recipient that
-   share a `batch` key (a digest). `rows[0].key` — "<channel>:<position>:<recipient>"
+   `configured` (False: not run, its rows wait). `rows` are `Queued` rows: one, or
+   several of one recipient that share a `batch` key (a digest). `rows[0].key` — "<channel>:<position>:<recipient>"
    — is the idempotency key to give the receiver (a Message-ID, a webhook-id).
 
 3. `Outbox(engine)` (built once per process by workers/bootstrap.py) does the rest:
