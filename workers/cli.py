@@ -22,6 +22,7 @@ from workers.erasure_cli import COMMANDS as ERASURE_COMMANDS
 from workers.history_cli import export_thread_command, import_history_command
 from workers.importing.cli import import_group
 from workers.rebuild_cli import rebuild_command
+from workers.worker_cli import worker_command
 
 
 class DomainErrorsAsUsage(click.Group):
@@ -121,7 +122,7 @@ def sweep(interval: float) -> None:
     catch-up job was never enqueued (e.g. Redis was down at the moment of a write)."""
     from workers.runner import BackgroundRunner
 
-    with command_services() as services:
+    with command_services(wait=True) as services:  # a store down at start is waited for
         runner = BackgroundRunner(services.engine, interval=interval)
         click.echo(f"sweeping every {interval}s; Ctrl-C to stop")
         try:
@@ -147,6 +148,7 @@ for command in (
     import_history_command,
     export_thread_command,
     *ERASURE_COMMANDS,
+    worker_command,
 ):
     main.add_command(command)
 

@@ -56,7 +56,6 @@ def _kill_when(child: subprocess.Popen, ready, seconds: float = 90) -> None:
         child.wait(timeout=30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_a_rebuild_all_killed_mid_projection_continues(app, engine, database):
     generate(app, 1500, threads=5, batch=250)
     catch_up(engine)

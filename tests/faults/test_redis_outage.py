@@ -35,7 +35,6 @@ def _caught_up(engine, position: int) -> bool:
     return all(s.position >= position for s in engine.status())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_the_procfile_worker_outlives_a_redis_restart(pg_database, private_redis, procs):
     app = open_application(pg_database)
     engine = build_engine(app, pg_database)
@@ -63,7 +62,6 @@ def test_the_procfile_worker_outlives_a_redis_restart(pg_database, private_redis
         app.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_a_worker_started_while_redis_is_down_waits_for_it(pg_database, private_redis, procs):
     app = open_application(pg_database)
     engine = build_engine(app, pg_database)
@@ -106,7 +104,6 @@ class _RefusingListener:
         self.sock.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_writes_stop_trying_redis_while_it_is_unreachable(sqlite_database):
     """After one failed enqueue, the next writes skip it for a short while (the sweep
     heals): 20 writes in a row reach for Redis once or twice, not 20 times or more."""

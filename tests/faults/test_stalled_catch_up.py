@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from rq import Queue
 from rq.registry import StartedJobRegistry
 
@@ -23,7 +22,6 @@ def _abandon_the_waiting_job(redis, queue: Queue) -> str:
     return job_id
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_a_job_abandoned_by_a_killed_worker_does_not_stall_catch_up(
     app, database, private_redis, monkeypatch
 ):
@@ -53,7 +51,6 @@ def test_a_job_abandoned_by_a_killed_worker_does_not_stall_catch_up(
         engine.store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_a_worker_start_clears_the_started_registry_of_dead_workers(
     app, database, private_redis, monkeypatch
 ):
