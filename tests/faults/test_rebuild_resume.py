@@ -101,9 +101,7 @@ def test_a_rebuild_all_killed_mid_switch_continues(app, engine, database):
     head = app.head_position()
     # Hold the serving generation's lock: the switch (which takes it inside its
     # transaction) waits there, and is killed there.
-    holder = psycopg.connect(
-        f"host=127.0.0.1 port=5432 user=postgres dbname={database.dbname}", autocommit=True
-    )
+    holder = psycopg.connect(database.url, autocommit=True)
     try:
         holder.execute("SELECT pg_advisory_lock(%s)", (lock_key(engine.lock_name(first, 1)),))
         child = _start_rebuild_all(database, page_size=200)

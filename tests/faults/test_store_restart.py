@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgres
 def test_writes_succeed_again_right_after_the_store_is_back(pg_database, monkeypatch, caplog):
     monkeypatch.setenv("DISCUSS_PG_CONNECT_TIMEOUT", "1")
     monkeypatch.setenv("DISCUSS_SECRET_KEY", "test-secret")
-    proxy = TcpProxy(("127.0.0.1", 5432)).start()
+    proxy = TcpProxy((pg_database.host, pg_database.port)).start()
     proxied = Database.from_url(
         f"postgresql://postgres@127.0.0.1:{proxy.port}/{pg_database.dbname}"
     )
