@@ -61,15 +61,34 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
 
 class _Breaker:
     """Open for BREAKER_SECONDS after a failed enqueue (per Redis client); while open,
-    enqueue_catch_up returns at once. One warning per outage."""
+    enqueue_catch_up returns at once. One warning per outage. A write skipped while it
+    is open is owed a job: one timer per process enqueues it when the breaker would
+    let a write try again (so the last writes before a quiet spell are projected even
+    where no sweeper runs), and keeps trying while Redis stays down."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.open_until = 0.0
         self.down = False
+        self._timer: threading.Timer | None = None
 
     def is_open(self) -> bool:
         return time.monotonic() < self.open_until
+
+    def owe(self, redis: Redis, queue: str) -> None:
+        with self._lock:
+            if self._timer is not None:
+                return
+            delay = max(0.0, self.open_until - time.monotonic())
+            self._timer = threading.Timer(delay, self._pay, (redis, queue))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _pay(self, redis: Redis, queue: str) -> None:
+        with self._lock:
+            self._timer = None
+        if not enqueue_catch_up(redis, queue) and self.is_open():
+            self.owe(redis, queue)  # still down: try again when the breaker allows
 
     def trip(self, error: Exception) -> None:
         with self._lock:
@@ -104,6 +123,7 @@ def enqueue_catch_up(redis: Redis, queue: str) -> bool:
     sweep heals the projections if Redis is down now."""
     breaker = _breaker(redis)
     if breaker.is_open():
+        breaker.owe(redis, queue)
         return False
     try:
         if not redis.set(pending_key(queue), "1", nx=True, ex=PENDING_TTL):
@@ -114,6 +134,7 @@ def enqueue_catch_up(redis: Redis, queue: str) -> bool:
         )
     except Exception as error:
         breaker.trip(error)
+        breaker.owe(redis, queue)
         return False
     breaker.close()
     return True
