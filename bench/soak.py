@@ -49,6 +49,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,7 +273,13 @@ class Client(threading.Thread):
 # ---- the run -----------------------------------------------------------------------------
 
 
+def note(message: str) -> None:
+    """Progress on stderr (the table or the JSON is on stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def discuss(root: Path, env: dict[str, str], *args: str, timeout: float = 300):
+    note("discuss " + " ".join(args))
     return subprocess.run(
         [str(Path(sys.executable).parent / "discuss"), *args],
         cwd=root,
@@ -355,6 +362,7 @@ def run(args) -> dict:
             assert status == 201, body
             threads.append(body["id"])
 
+        note("serving; clients start")
         stop = threading.Event()
         t0 = time.monotonic()
         clients = [Client(n, base, threads, t0, stop) for n in range(args.clients)]
@@ -362,6 +370,7 @@ def run(args) -> dict:
             c.start()
         windows = inject(faults, args.duration, t0, procs, redis, pg)
         stop.set()
+        note("faults over; waiting for the clients")
         for c in clients:
             c.join(timeout=RETRY_FOR + 15)
         exited = {name: p.proc.returncode for name, p in procs.items() if p.proc.poll() is not None}
@@ -458,11 +467,14 @@ def report_figures(args, root, env, base, writes, windows, exited) -> dict:
             texts[text] += 1
     lost = sum(1 for cid, text in final.items() if logged.get(cid) != text)
     duplicates = sum(n - 1 for text, n in texts.items() if text.startswith("soak ") and n > 1)
-    missing = 0
-    for cid, text in final.items():
+
+    def read_model_text(cid: str) -> str | None:
         status, body, _ = call(base, "GET", f"/api/v1/comments/{cid}?min_position={head}")
-        got = (body or {}).get("comment", body or {}).get("text") if status == 200 else None
-        missing += got != text
+        return (body or {}).get("comment", body or {}).get("text") if status == 200 else None
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = dict(zip(final, pool.map(read_model_text, final), strict=True))
+    missing = sum(1 for cid, text in final.items() if seen[cid] != text)
     rebuild_equal = rebuild_check(root, env)
     verify = discuss(root, env, "verify").returncode == 0
     codes = Counter(code for w in writes for _, code in w.failures)
