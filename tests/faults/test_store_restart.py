@@ -63,3 +63,27 @@ def test_writes_succeed_again_right_after_the_store_is_back(pg_database, monkeyp
     finally:
         proxy.stop()
         stop_app(flask_app)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
+def test_a_catch_up_job_during_a_store_outage_is_not_a_failed_job(private_redis, monkeypatch):
+    """A job that finds PostgreSQL down (a restart) is not left in the failed registry:
+    the outage is transient, and the sweeper or the next job catches up."""
+    from rq import Queue
+    from rq.registry import FailedJobRegistry
+
+    from tests.support.private_redis import free_port
+    from workers.bootstrap import forget_services
+    from workers.jobs import enqueue_catch_up
+    from workers.rq_worker import CatchUpWorker
+
+    monkeypatch.setenv("DISCUSS_PG_CONNECT_TIMEOUT", "1")
+    monkeypatch.setenv("DISCUSS_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    redis = private_redis.client()
+    try:
+        assert enqueue_catch_up(redis, "projections")
+        queue = Queue("projections", connection=redis)
+        CatchUpWorker([queue], connection=redis).work(burst=True)
+        assert FailedJobRegistry(queue=queue).count == 0
+    finally:
+        forget_services()
