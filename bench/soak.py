@@ -394,7 +394,7 @@ def pg_bin() -> str:
 def inject(faults, duration, t0, procs, redis, pg) -> list[tuple[str, float, float]]:
     """Run the fault schedule until `duration`; returns the fault windows
     (name, start, end) in seconds from t0."""
-    events = sorted((t, f) for f in faults for t in f.times(duration))
+    events = sorted(((t, f) for f in faults for t in f.times(duration)), key=lambda e: e[0])
     windows = []
     restarts: list[tuple[float, Proc]] = []
     workers = [p for name, p in procs.items() if name.startswith("worker")]
@@ -590,6 +590,8 @@ def main() -> None:
     parser.add_argument("--root", default=str(Path(__file__).resolve().parents[1]))
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    # SIGTERM ends the run through its `finally` (every process and server stopped).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(Path(args.root).resolve()))
     figures = run(args)
     if args.json:

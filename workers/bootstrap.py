@@ -200,8 +200,8 @@ def command_services(*, wait: bool = False) -> Iterator[Services]:
     wrong master key is one error line: `discuss`'s group, workers/cli.py, says it.)
     With `wait` (a long-running command: the sweeper), a store that cannot be reached
     yet is waited for, not an error."""
-    services = bootstrap_when_reachable(command_settings()) if wait else bootstrap(
-        command_settings()
+    services = (
+        bootstrap_when_reachable(command_settings()) if wait else bootstrap(command_settings())
     )
     try:
         yield services

@@ -29,6 +29,7 @@ from rq import Queue
 from rq.job import get_current_job
 
 from domain.settings import DEFAULT_QUEUE
+from workers.outage import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +47,18 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
     not stop the others; the job then fails loudly with the first ProjectionFailed."""
     from workers.bootstrap import services_for  # (the bootstrap imports this module)
 
-    services = services_for()  # this worker process's, from its settings
     job = get_current_job()
     if job is not None:
         # Clear the pending mark first, so that a write during this job enqueues another.
         job.connection.delete(pending_key(job.origin))
-    applied, failures = services.engine.catch_up_many([projection] if projection else None)
+    try:
+        services = services_for()  # this worker process's, from its settings
+        applied, failures = services.engine.catch_up_many([projection] if projection else None)
+    except STORE_ERRORS as error:
+        # Transient (a PostgreSQL restart): not a failed job. The sweeper, or the next
+        # write's job, catches up once the store is back.
+        log.warning("catch-up job: the store is unreachable (%s); leaving it to the next", error)
+        return {}
     for failure in failures.values():
         log.error("%s", failure)
     if failures:

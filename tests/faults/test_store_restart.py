@@ -65,7 +65,6 @@ def test_writes_succeed_again_right_after_the_store_is_back(pg_database, monkeyp
         stop_app(flask_app)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: reproduces the finding on e5be3fe")
 def test_a_catch_up_job_during_a_store_outage_is_not_a_failed_job(private_redis, monkeypatch):
     """A job that finds PostgreSQL down (a restart) is not left in the failed registry:
     the outage is transient, and the sweeper or the next job catches up."""
