@@ -172,7 +172,13 @@ def run_worker(queue_name: str, redis_url: str) -> None:
     from rq.logutils import setup_loghandlers
 
     setup_loghandlers("INFO", name="rq.worker")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Our own lines (outages, requeued jobs) beside RQ's, which has its own handler.
+    ours = logging.getLogger("workers")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
     connection = Redis.from_url(redis_url, socket_connect_timeout=2, health_check_interval=30)
     wait_for_redis(connection, Outage("Redis", log, first=0.1, cap=1.0))  # RQ's Worker needs it
     CatchUpWorker([Queue(queue_name, connection=connection)], connection=connection).work()
