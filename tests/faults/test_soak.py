@@ -1,4 +1,4 @@
-"""The fault soak, short (bench/soak.py): 4 clients for 10 s against the scaled
+"""The fault soak, short (bench/soak.py): 4 clients for 12 s against the scaled
 mode on private PostgreSQL and Redis servers, with a catch-up worker killed -9 and
 Redis stopped for a few seconds. Integrity only (nothing about timing): every
 acknowledged write is in the log and in the read models, none twice, a rebuild gives
@@ -26,7 +26,7 @@ def test_the_short_soak_keeps_integrity():
             "--clients",
             "4",
             "--duration",
-            "22",
+            "12",
             "--faults",
             "kill-worker@3,redis-stop@5+4",
             "--json",
