@@ -55,7 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fmt_table, free_port, nproc, percentile
-from private_services import PrivatePostgres, PrivateRedis
+from private_services import PG_BIN, PrivatePostgres, PrivateRedis
 
 RETRY_FOR = 10.0  # seconds a client keeps retrying one write (same Idempotency-Key)
 READ_WAIT = "5"  # DISCUSS_READ_WAIT_SECONDS of the servers
@@ -313,7 +313,7 @@ def run(args) -> dict:
             pg = PrivatePostgres(free_port()).start()
             subprocess.run(
                 [
-                    f"{pg_bin()}/createdb",
+                    str(PG_BIN / "createdb"),
                     "-h",
                     "127.0.0.1",
                     "-p",
@@ -383,12 +383,6 @@ def run(args) -> dict:
             redis.stop()
         if pg is not None:
             pg.close()
-
-
-def pg_bin() -> str:
-    from private_services import PG_BIN
-
-    return str(PG_BIN)
 
 
 def inject(faults, duration, t0, procs, redis, pg) -> list[tuple[str, float, float]]:
