@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from psycopg.rows import dict_row
 
 from domain.settings import DEFAULT_PG_CONNECT_TIMEOUT, Database
 
+IDLE_CHECK = 1.0  # seconds idle after which a PostgreSQL connection is checked before use
 SQLITE_CACHE_KIB = 64 * 1024  # per connection, allocated only as pages are read
 SQLITE_CHECKPOINT_PAGES = 10_000  # ~40 MiB of WAL between automatic checkpoints
 
@@ -122,6 +124,31 @@ class ViewStore:
             conn = self._local.conn = self.connect()
         return conn
 
+    def _usable(self) -> Any:
+        """This thread's connection, replaced first if the server dropped it (a
+        PostgreSQL restart): psycopg only notices on the next statement, so it is
+        checked with an empty query when it has been idle for a while."""
+        conn = self.connection()
+        if self.postgres and time.monotonic() - getattr(self._local, "used", 0.0) > IDLE_CHECK:
+            try:
+                conn.execute("")
+            except psycopg.OperationalError:
+                conn.close()
+                conn = self._local.conn = self.connect()
+        self._local.used = time.monotonic()
+        return conn
+
+    def reachable(self) -> bool:
+        """True if the server accepts a new connection now (bounded by the connect
+        timeout): the web's store breaker probes with it."""
+        if not self.postgres:
+            return True
+        try:
+            psycopg.connect(self._conninfo, autocommit=True).close()
+        except psycopg.Error:
+            return False
+        return True
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -130,13 +157,13 @@ class ViewStore:
 
     def reader(self) -> Sql:
         """A cursor for reads outside a transaction (autocommit)."""
-        return Sql(self.connection().cursor(), self.postgres)
+        return Sql(self._usable().cursor(), self.postgres)
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Sql]:
         """One transaction; with `lock`, writers holding the same name are serialised
         (PostgreSQL advisory lock; SQLite's single writer via BEGIN IMMEDIATE)."""
-        conn = self.connection()
+        conn = self._usable()
         if self.postgres:
             with conn.transaction():
                 cur = Sql(conn.cursor(), True)

@@ -14,8 +14,10 @@
 4. After a short grace period (readers that looked up the old tables a moment ago
    finish), the old generation's tables and tracking row are dropped.
 
-Interrupting (Ctrl-C, a crash) at any point loses at most the page in progress:
-running the rebuild again continues from the pending generation's position.
+Interrupting (Ctrl-C, a crash, kill -9) at any point loses at most the page in
+progress: running the rebuild again continues from the pending generation's position,
+and a run of several projections (`rebuild --all`) skips those it had already switched
+(projections/rebuild_runs.py: each one's queue row goes in its switch's transaction).
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from projections.db import Sql
 from projections.engine import Engine
+from projections.rebuild_runs import DDL as RUNS_DDL
+from projections.rebuild_runs import finished
 
 # Tables of old generations stay this long after the switch (seconds).
 DROP_GRACE = 2.0
@@ -77,6 +82,7 @@ def plan(engine: Engine, name: str) -> Plan:
     """Find the pending generation or create a new one (its tables and tracking row)."""
     projection = engine.projections[name]
     with engine.store.transaction(lock="schema") as sql:
+        sql.execute(RUNS_DDL)  # (a store made before it: see projections/rebuild_runs.py)
         serving = engine.tracking.current(sql, name)
         if serving is None:
             raise RuntimeError(f"projection {name!r} has no tables: run `discuss init-db`")
@@ -118,7 +124,9 @@ def rebuild(
         name, generation=planned.generation, page_size=page_size, on_page=on_page
     )
     create_read_indexes(engine, name, planned.generation)
-    old, final_applied, position = switch(engine, name, planned.generation, page_size=page_size)
+    old, final_applied, position = switch(
+        engine, name, planned.generation, page_size=page_size, on_switch=finished
+    )
     if drop and old != planned.generation:
         if grace > 0:
             time.sleep(grace)
@@ -145,10 +153,16 @@ def create_read_indexes(engine: Engine, name: str, generation: int) -> None:
 
 
 def switch(
-    engine: Engine, name: str, generation: int, *, page_size: int = REBUILD_PAGE_SIZE
+    engine: Engine,
+    name: str,
+    generation: int,
+    *,
+    page_size: int = REBUILD_PAGE_SIZE,
+    on_switch: Callable[[Sql, str], None] | None = None,
 ) -> tuple[int, int, int]:
     """Atomically make `generation` the serving one, after catching it up to the head
-    inside the same transaction. Returns (old generation, events applied, position)."""
+    inside the same transaction (`on_switch` runs in it too). Returns (old generation,
+    events applied, position)."""
     projection = engine.projections[name]
     store = engine.store
     serving = engine.generation(name)
@@ -189,6 +203,8 @@ def switch(
         sql.execute(
             "UPDATE projection_current SET generation = ? WHERE name = ?", (generation, name)
         )
+        if on_switch is not None:
+            on_switch(sql, name)
     return serving, applied, position
 
 

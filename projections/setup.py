@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from psycopg_pool.base import AttemptWithBackoff
+
 from domain.application import Discussions
 from domain.links import LinkSigner
 from domain.sealing import MasterKey, MasterKeyError, Sealer
@@ -25,6 +27,14 @@ from domain.settings import Database, Settings
 from projections.keys import KeyStore, Opener, recorder_topic
 
 MASTER_KEY_FILE = "master-key"
+
+# After a PostgreSQL restart, psycopg_pool (under eventsourcing's recorders) replaces
+# the dropped connections with its own backoff: 1 s after the first refused attempt,
+# then 2, 4, 8 s... so a restart of under a second kept writes failing for seconds.
+# eventsourcing exposes no setting for it and psycopg_pool only a class attribute:
+# start at 0.1 s and grow by half each time (about 2 s apart after 10 s down).
+AttemptWithBackoff.INITIAL_DELAY = 0.1
+AttemptWithBackoff.DELAY_BACKOFF = 1.5
 
 
 def master_key_path(database: Database) -> Path | None:

@@ -7,10 +7,13 @@ a request id that is also in the response.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
 
 import psycopg
 from eventsourcing import persistence
@@ -19,6 +22,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import DomainError, VersionConflict
+from projections.db import ViewStore
 from projections.engine import ProjectionFailed
 from projections.queries import NotInView
 
@@ -87,31 +91,53 @@ def _http_code(error: HTTPException) -> str:
 
 
 class StoreBreaker:
-    """Fail fast while PostgreSQL is down. Each call of eventsourcing's recorder retries
-    a failed connection 10 times, each waiting up to DISCUSS_PG_CONNECT_TIMEOUT: one
-    request then takes many seconds to fail. After a request found the store
-    unreachable, API requests answer 503 at once for `cooldown` seconds (then one tries
-    again); /health always looks, and closes the breaker when the store answers."""
+    """Fail fast while PostgreSQL is down, and notice at once when it is back.
 
-    def __init__(self, cooldown: float = 5.0):
-        self.cooldown = cooldown
-        self._open_until = 0.0
+    Each call of eventsourcing's recorder retries a failed connection 10 times, each
+    waiting up to DISCUSS_PG_CONNECT_TIMEOUT: one request then takes seconds to fail.
+    After a request found the store unreachable, API requests answer 503 at once;
+    every `probe_interval` one of them first probes the server (a new connection,
+    bounded by the connect timeout): if it answers, the breaker closes and that request
+    goes on. /health always looks, and closes the breaker when the store answers. (A
+    fixed cool-down, as before, kept answering 503 for seconds after a restart.)"""
+
+    def __init__(self, probe: Callable[[], bool] | None = None, probe_interval: float = 0.2):
+        self.probe = probe
+        self.probe_interval = probe_interval
+        self._open = False
+        self._next_probe = 0.0
+        self._lock = threading.Lock()
 
     def trip(self) -> None:
-        self._open_until = time.monotonic() + self.cooldown
+        self._open = True
+        self._next_probe = time.monotonic() + self.probe_interval
 
     def reset(self) -> None:
-        self._open_until = 0.0
+        self._open = False
 
     def remaining(self) -> float:
-        return max(0.0, self._open_until - time.monotonic())
+        """0 if requests may go on (closed, or a probe just found the store back), else
+        the seconds until the next probe."""
+        if not self._open:
+            return 0.0
+        now = time.monotonic()
+        if now < self._next_probe or self.probe is None or not self._lock.acquire(blocking=False):
+            return max(self.probe_interval, self._next_probe - now)
+        try:  # this request probes; the others keep failing fast meanwhile
+            if self._open and self.probe():
+                self.reset()
+                return 0.0
+            self._next_probe = time.monotonic() + self.probe_interval
+            return self.probe_interval
+        finally:
+            self._lock.release()
 
 
 def store_breaker(app: Flask) -> StoreBreaker:
     return app.extensions.setdefault("discuss_store_breaker", StoreBreaker())
 
 
-def _store_unavailable_response(retry_after: int = 5):
+def _store_unavailable_response(retry_after: int = 1):
     return error_response(
         503,
         "store_unavailable",
@@ -124,6 +150,10 @@ def register_error_handlers(app: Flask) -> None:
     breaker = store_breaker(app)
     settings = app.extensions.get("discuss_settings")
     postgres = settings is not None and settings.database.backend == "postgres"
+    if postgres:
+        breaker.probe = ViewStore(
+            settings.database, connect_timeout=settings.pg_connect_timeout
+        ).reachable
 
     # One hook before and one after each request (each hook costs Flask a few us).
     @app.before_request
@@ -135,7 +165,7 @@ def register_error_handlers(app: Flask) -> None:
         if path.startswith("/api/v1/") and not path.endswith("/health"):
             remaining = breaker.remaining()
             if remaining:
-                return _store_unavailable_response(max(1, round(remaining)))
+                return _store_unavailable_response(max(1, math.ceil(remaining)))
         return None
 
     @app.after_request

@@ -20,14 +20,18 @@ command line (the model is cosmicpython's `bootstrap.py`).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import click
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from domain.application import Discussions
 from domain.settings import Database, Settings
@@ -39,7 +43,10 @@ from projections.screening import RulesInForce, install_rules
 from projections.setup import open_application
 from workers.delivery import DeliveryRunner, enqueue_deliver, senders_for
 from workers.jobs import enqueue_catch_up
+from workers.outage import STORE_ERRORS, Outage
 from workers.runner import BackgroundRunner, stop_all_runners
+
+_log = logging.getLogger(__name__)
 
 RUNNER_INTERVAL = 0.5  # seconds between the embedded runner's polls of the log
 
@@ -107,8 +114,14 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
 
         services.outbox = build_outbox(app, settings, services.engine)
         if serving and settings.redis_url:
+            # No retries: redis-py's default (3, with backoff of up to seconds) made
+            # each write wait for a Redis that is down; the enqueue breaker
+            # (workers/jobs.py) decides when to try again.
             services.redis = Redis.from_url(
-                settings.redis_url, socket_timeout=1, socket_connect_timeout=1
+                settings.redis_url,
+                socket_timeout=1,
+                socket_connect_timeout=1,
+                retry=Retry(NoBackoff(), 0),
             )
         if serving and settings.embedded_runner:
             services.runner = BackgroundRunner(services.engine, interval=RUNNER_INTERVAL)
@@ -120,6 +133,20 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
         app.close()
         raise
     return services
+
+
+def bootstrap_when_reachable(settings: Settings) -> Services:
+    """bootstrap(settings), retried while the store is unreachable (one log line per
+    outage, backing off up to a second)."""
+    outage = Outage("the store", _log, first=0.1, cap=1.0)
+    while True:
+        try:
+            services = bootstrap(settings)
+        except STORE_ERRORS as error:
+            time.sleep(outage.failed(error))
+            continue
+        outage.recovered()
+        return services
 
 
 # ---- once per process ----------------------------------------------------------------
@@ -186,10 +213,14 @@ def command_settings() -> Settings:
 
 
 @contextmanager
-def command_services() -> Iterator[Services]:
+def command_services(*, wait: bool = False) -> Iterator[Services]:
     """The application and engine of one command, closed when it ends. (A missing or
-    wrong master key is one error line: `discuss`'s group, workers/cli.py, says it.)"""
-    services = bootstrap(command_settings())
+    wrong master key is one error line: `discuss`'s group, workers/cli.py, says it.)
+    With `wait` (a long-running command: the sweeper), a store that cannot be reached
+    yet is waited for, not an error."""
+    services = (
+        bootstrap_when_reachable(command_settings()) if wait else bootstrap(command_settings())
+    )
     try:
         yield services
     finally:

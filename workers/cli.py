@@ -25,6 +25,7 @@ from workers.outbox_cli import COMMANDS as OUTBOX_COMMANDS
 from workers.outbox_cli import print_channels
 from workers.rebuild_cli import rebuild_command
 from workers.rules_cli import rules_group
+from workers.worker_cli import worker_command
 
 
 class DomainErrorsAsUsage(click.Group):
@@ -131,7 +132,7 @@ def sweep(interval: float) -> None:
     catch-up job was never enqueued (e.g. Redis was down at the moment of a write)."""
     from workers.runner import BackgroundRunner
 
-    with command_services() as services:
+    with command_services(wait=True) as services:  # a store down at start is waited for
         runner = BackgroundRunner(services.engine, interval=interval)
         click.echo(f"sweeping every {interval}s; Ctrl-C to stop")
         try:
@@ -159,6 +160,7 @@ for command in (
     *ERASURE_COMMANDS,
     rules_group,
     *OUTBOX_COMMANDS,
+    worker_command,
 ):
     main.add_command(command)
 

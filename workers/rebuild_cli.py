@@ -1,7 +1,8 @@
 """`discuss rebuild NAME | --all`: rebuild projections into fresh tables, then switch.
 
-The old tables keep serving until the switch; Ctrl-C stops after the page in
-progress is rolled back, and running the command again continues where it stopped.
+The old tables keep serving until the switch; Ctrl-C (or a kill) stops after the page in
+progress is rolled back, and running the command again continues where it stopped:
+the projection in progress from its position, the ones already switched not again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import sys
 import click
 
 from projections.engine import ProjectionFailed
-from projections.rebuild import REBUILD_PAGE_SIZE, Plan, rebuild
+from projections.rebuild import REBUILD_PAGE_SIZE, Plan, drop_stale, rebuild
+from projections.rebuild_runs import start_run
 from workers.bootstrap import command_services
 
 
@@ -40,7 +42,13 @@ def rebuild_command(names: tuple[str, ...], all_: bool, page_size: int, grace: f
         unknown = [n for n in names if n not in engine.projections]
         if unknown:
             raise click.UsageError(f"unknown projection {unknown[0]!r}; known: {', '.join(known)}")
+        # A run killed earlier continues: the projections it had switched are skipped
+        # (only the old tables a kill left behind are dropped).
+        left = start_run(engine, names)
         for name in names:
+            if name not in left:
+                drop_stale(engine, name, keep=engine.generation(name))
+        for name in left:
             _rebuild_one(engine, name, page_size, grace, quiet)
 
 

@@ -1,6 +1,11 @@
 """The in-process runner of the embedded default: a daemon thread that keeps every
 projection caught up, polling the log (SQLite's recorder cannot subscribe) and
-woken at once by `nudge()` after a local write.
+woken at once by `nudge()` after a local write. The sweeper (`discuss sweep`) is the
+same loop in a process of its own.
+
+The store may go away and come back (a PostgreSQL restart): the loop then backs off
+(up to OUTAGE_CAP between attempts, so it resumes within that of the store's return)
+and logs once per outage (workers/outage.py), never exits.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ import threading
 import weakref
 
 from projections.engine import Engine
+from workers.outage import STORE_ERRORS, Outage
 
 log = logging.getLogger(__name__)
+
+OUTAGE_CAP = 0.5  # seconds: the longest wait between attempts while the store is down
 
 # Runners alive in this process, so that closing shared connections can stop them first.
 _live: weakref.WeakSet[BackgroundRunner] = weakref.WeakSet()
@@ -61,11 +69,16 @@ class BackgroundRunner:
         return sum(applied.values())
 
     def _run(self) -> None:
+        outage = Outage("the store (projection runner)", log, first=0.05, cap=OUTAGE_CAP)
         while not self._stop.is_set():
             self._wake.clear()
+            wait = self.interval
             try:
                 self.run_once()
-            except Exception:  # keep the thread alive: the store may be briefly unreachable
+                outage.recovered()
+            except STORE_ERRORS as error:
+                wait = min(wait, outage.failed(error))
+            except Exception:  # keep the thread alive whatever happens
                 log.exception("projection runner: catch-up failed; retrying")
-            self._wake.wait(self.interval)
+            self._wake.wait(wait)
         self.engine.store.close()
