@@ -29,6 +29,7 @@ from domain.errors import (
     ThreadNotFound,
     VersionConflict,
 )
+from domain.group_commit import GroupCommit
 from domain.model import (
     ERASED_AUTHOR,
     ERASED_COMMENT,
@@ -123,6 +124,10 @@ class Discussions(Application[UUID]):
         )
         # Authors never change name or role, so their actor records can be cached.
         self._actors: dict[UUID, Actor] = {OPERATOR_ID: OPERATOR}
+        # Concurrent writes of this process share a transaction (domain/group_commit.py).
+        self.group_commit = (
+            GroupCommit(self.save) if self.env.get("GROUP_COMMIT", "y") != "n" else None
+        )
 
     # ---- authors -----------------------------------------------------------------
 
@@ -509,8 +514,13 @@ class Discussions(Application[UUID]):
         return self.sealer.new_key(owner_id, comment_id, version)
 
     def save_sealed(self, *aggregates, keys: Any = ()) -> list:
-        """`save` with the data keys of the saved events' sealed content, in its transaction."""
+        """`save` with the data keys of the saved events' sealed content, in its transaction
+        (shared with concurrent writes of this process: domain/group_commit.py)."""
         data_keys = [k.stored for k in keys if k.stored is not None]
+        if self.group_commit is not None:
+            events = [e for a in aggregates for e in a.collect_events()]
+            if events:
+                return self.group_commit.write(events, data_keys)
         return self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
 
     def _next_key(self, comment: Comment, *content: str | None) -> Any:

@@ -138,6 +138,9 @@ class Settings:
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # time travel: every K events
     text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
     text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+    # Concurrent writes of a process share one transaction (domain/group_commit.py);
+    # off only to measure what it gains (bench/).
+    group_commit: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -193,6 +196,7 @@ class Settings:
             checkpoint_every=read("checkpoint_every", "DISCUSS_CHECKPOINT_EVERY", int),
             text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
             text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
+            group_commit=read("group_commit", "DISCUSS_GROUP_COMMIT", _switch),
         )
 
     @classmethod

@@ -77,7 +77,6 @@ def scene(app):
     return app, author, thread, comment
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: no group commit yet")
 def test_concurrent_posts_share_one_transaction_and_get_their_own_positions(scene):
     app, author, thread, _ = scene
     before = len(all_events(app))
@@ -97,7 +96,6 @@ def test_concurrent_posts_share_one_transaction_and_get_their_own_positions(scen
         assert isinstance(event, Comment.Posted) and event.originator_id == p.comment_id
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: no group commit yet")
 def test_a_conflicting_write_in_a_shared_transaction_fails_alone(scene):
     app, author, thread, comment = scene
     before = len(all_events(app))
