@@ -36,6 +36,7 @@ from projections.registry import build_engine
 from projections.setup import open_application
 from workers.jobs import enqueue_catch_up
 from workers.runner import BackgroundRunner, stop_all_runners
+from workers.runner_election import ElectedRunner, embedded_runner
 
 RUNNER_INTERVAL = 0.5  # seconds between the embedded runner's polls of the log
 
@@ -45,7 +46,8 @@ class Services:
     settings: Settings
     app: Discussions
     engine: Engine
-    runner: BackgroundRunner | None = None  # the embedded runner (serving, no Redis)
+    # The embedded runner (serving, no Redis): elected among processes on SQLite.
+    runner: BackgroundRunner | ElectedRunner | None = None
     redis: Redis | None = None  # catch-up jobs' Redis (serving, scaled out)
 
     @property
@@ -94,7 +96,9 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
                 settings.redis_url, socket_timeout=1, socket_connect_timeout=1
             )
         if serving and settings.embedded_runner:
-            services.runner = BackgroundRunner(services.engine, interval=RUNNER_INTERVAL)
+            services.runner = embedded_runner(
+                services.engine, settings.database, interval=RUNNER_INTERVAL
+            )
             # Catch up once before serving, so a fresh start never shows an empty view.
             services.runner.run_once()
             services.runner.start()

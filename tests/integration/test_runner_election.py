@@ -76,7 +76,6 @@ def leaders(children: list[Child], timeout: float = 5.0) -> list[Child]:
         time.sleep(0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: every process runs its own runner")
 def test_one_runner_per_store_and_a_killed_holder_is_replaced(children, sqlite_database):
     group = [children() for _ in range(3)]
     found = leaders(group)
