@@ -7,14 +7,11 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 from web.api.caching import BodyCache
 
 READERS = 6
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a cache stampede builds it once per reader")
 def test_concurrent_misses_of_one_key_build_it_once():
     cache = BodyCache()
     release = threading.Event()
