@@ -16,6 +16,7 @@ files; PostgreSQL: CREATE DATABASE ... TEMPLATE), so the servers never share a s
   sync          this code, 2 sync workers
   gthread       this code, 2 gthread workers x `--threads` (4) threads (group commit batches)
   gthread-nogc  the same with DISCUSS_GROUP_COMMIT=off (what group commit itself gains)
+  base-gthread  the starting commit under gthread (not by default: `--configs`)
   isso          Isso 0.14, 2 sync workers (POST only: the issue's yardstick)
 
 SQLite runs the embedded default (runner thread(s) in the web processes); PostgreSQL the
@@ -26,6 +27,8 @@ Loads, each `--seconds` per server, servers taken in turn within each load:
   mixed    90% GET of the 200-comment thread, 10% POST, 16 connections
   big4     GET the first page of the 10,000-comment thread, 4 connections
   big16    the same, 16 connections
+  bigmix   the same page while it changes: 10% POSTs into that thread, 16 connections
+           (not by default: `--loads`)
 
 Then in this process: comments per transaction that group commit achieves with 8
 threads posting at once, and the raw driver's one-row-per-commit rate (bench_writes.py).
@@ -60,7 +63,8 @@ from stores import app_env, flush_bench_redis, prepare_store, temp_store
 
 BIN = Path(sys.executable).parent
 KEYS = ("bench/t200", "bench/t10k", "bench/post")
-CONFIGS = ("base-sync", "sync", "gthread", "gthread-nogc")
+CONFIGS = ("base-sync", "sync", "gthread", "gthread-nogc", "base-gthread")
+DEFAULT_CONFIGS = "base-sync,sync,gthread,gthread-nogc"
 
 
 def log(msg: str = "") -> None:
@@ -214,9 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--isso-venv", default=os.environ.get("BENCH_ISSO_VENV", "/tmp/isso-venv"))
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--loads", default="post,mixed,big4,big16")
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS)
     args = parser.parse_args(argv)
     backends = args.backends.split(",")
     loads = args.loads.split(",")
+    configs = [c for c in args.configs.split(",") if c in CONFIGS]
     log(f"nproc: {nproc()}  load average: {os.getloadavg()}")
     servers: list[Server] = []
     copies = []
@@ -242,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_thread(200)
         targets: dict[str, dict[str, tuple]] = {load: {} for load in loads}
         for b in backends:
-            for config in CONFIGS:
+            for config in configs:
                 database = copy_store(b, seeded[b], config, tmp)
                 copies.append(database)
                 copy_of[b, config] = database
@@ -264,12 +270,21 @@ def main(argv: list[str] | None = None) -> int:
                     post_bodies(plan, "project"),
                     Path(tmp) / f"mixed-{b}-{config}.lua",
                 )
-                big = f"{server.base}/api/v1/threads/{f['large'].thread_id}"
+                big_path = f"/api/v1/threads/{f['large'].thread_id}"
+                big = server.base + big_path
+                bigmix = mixed_script(
+                    big_path,
+                    f"{big_path}/comments",
+                    f["token"],
+                    post_bodies(plan, "project"),
+                    Path(tmp) / f"bigmix-{b}-{config}.lua",
+                )
                 for load, target in (
                     ("post", (server.base + post_path, {"script": post}, 16)),
                     ("mixed", (server.base + get_path, {"script": mixed}, 16)),
                     ("big4", (big, {}, 4)),
                     ("big16", (big, {}, 16)),
+                    ("bigmix", (big, {"script": bigmix}, 16)),
                 ):
                     if load in targets:
                         targets[load][label] = target
@@ -312,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench_writes import bench_raw_postgres, bench_raw_sqlite
 
         extra_rows = []
-        for b in backends:
+        for b in backends if "gthread" in configs else ():
             rate, per_tx, largest = group_commit_per_transaction(copy_of[b, "gthread"], facts[b])
             with temp_store(b, initialised=False) as raw_db:
                 raw = (bench_raw_sqlite if b == "sqlite" else bench_raw_postgres)(raw_db, 500)
@@ -321,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     log("\n" + "=" * 80)
     log(
         f"RESULTS nproc={nproc()} load average {os.getloadavg()}; median of {args.rounds} round(s)"
-        f" of {args.seconds:.0f}s; ratios to the same load's base-sync (and isso) of each round"
+        f" of {args.seconds:.0f}s; ratios to the same load's base-sync (else base-gthread)"
+        " and isso of each round"
     )
     for load, per in results.items():
         rows = []
@@ -330,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             p50 = statistics.median(x.p50_ms for x in res)
             p99 = statistics.median(x.p99_ms for x in res)
             b = label.split()[0]
-            base = per.get(f"{b} base-sync")
+            base = per.get(f"{b} base-sync") or per.get(f"{b} base-gthread")
             vs_base = (
                 statistics.median(x.rps / y.rps for x, y in zip(res, base, strict=True) if y.rps)
                 if base and label != "isso"
