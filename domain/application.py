@@ -126,7 +126,9 @@ class Discussions(Application[UUID]):
         self._actors: dict[UUID, Actor] = {OPERATOR_ID: OPERATOR}
         # Concurrent writes of this process share a transaction (domain/group_commit.py).
         self.group_commit = (
-            GroupCommit(self.save) if self.env.get("GROUP_COMMIT", "y") != "n" else None
+            GroupCommit(lambda *objs, **kw: self.save(*objs, **kw))
+            if self.env.get("GROUP_COMMIT", "y") != "n"
+            else None
         )
 
     # ---- authors -----------------------------------------------------------------
@@ -518,9 +520,7 @@ class Discussions(Application[UUID]):
         (shared with concurrent writes of this process: domain/group_commit.py)."""
         data_keys = [k.stored for k in keys if k.stored is not None]
         if self.group_commit is not None:
-            events = [e for a in aggregates for e in a.collect_events()]
-            if events:
-                return self.group_commit.write(events, data_keys)
+            return self.group_commit.write(aggregates, data_keys)
         return self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
 
     def _next_key(self, comment: Comment, *content: str | None) -> Any:

@@ -1,12 +1,13 @@
 """Group commit: concurrent writes of one process share one transaction (one fsync on
 SQLite, one table lock on PostgreSQL).
 
-A writer hands over its new events and data keys and waits. Whoever finds no flush
-under way becomes the leader: it takes everything queued so far (its own write
-included) and records it with ONE `save(*events, data_keys=...)`, the library's
-atomic write of several aggregates; the writers that queued meanwhile form the next
-batch. Nobody waits for a timer: a batch is whatever piled up during the previous
-flush, so a lone writer saves at once, as before.
+A writer hands over its aggregates (with their new events) and data keys and waits.
+Whoever finds no flush under way becomes the leader: it takes everything queued so far
+(its own write included) and records it with ONE `save(*events, data_keys=...)`, the
+library's atomic write of several aggregates; the writers that queued meanwhile form
+the next batch. A write alone is saved as it was given (`save(*aggregates, ...)`).
+Nobody waits for a timer: a batch is whatever piled up during the previous flush, so a
+lone writer saves at once, as before.
 
 Each write gets its own recordings (its own positions). If the shared transaction
 fails (a version conflict, a duplicate key, anything), nothing of it was stored, and
@@ -28,13 +29,24 @@ from typing import Any
 # The most writes one transaction takes (bounds a batch's latency and its retry cost).
 MAX_BATCH = 256
 
-# save(*events, data_keys=[...]) -> the recordings of those events, in order.
+# save(*aggregates_or_events, data_keys=[...]) -> the recordings of their events, in order.
 Save = Callable[..., list]
+
+
+def _events_of(objects: list) -> list:
+    """The new events of aggregates (taken from them) and events given as such."""
+    events: list = []
+    for obj in objects:
+        if hasattr(obj, "collect_events"):
+            events.extend(obj.collect_events())
+        elif obj is not None:
+            events.append(obj)
+    return events
 
 
 @dataclass
 class _Write:
-    events: list
+    events: list  # aggregates until a shared flush takes their events
     data_keys: list
     recordings: list | None = None
     error: BaseException | None = None
@@ -65,10 +77,10 @@ class GroupCommit:
         self._queue: list[_Write] = []
         self._flushing = False
 
-    def write(self, events: Sequence[Any], data_keys: Sequence[Any] = ()) -> list:
-        """Record `events` (with their data keys) atomically; returns their recordings
-        once committed, or raises what saving them alone raised."""
-        write = _Write(list(events), list(data_keys))
+    def write(self, aggregates: Sequence[Any], data_keys: Sequence[Any] = ()) -> list:
+        """Record the new events of `aggregates` (with their data keys) atomically;
+        returns their recordings once committed, or raises what saving them alone raised."""
+        write = _Write(list(aggregates), list(data_keys))
         with self._cond:
             self._queue.append(write)
             while not write.done and self._flushing:
@@ -92,6 +104,8 @@ class GroupCommit:
             if len(batch) == 1:
                 self._save_alone(batch[0])
                 return
+            for write in batch:  # taken once: a retry alone needs them again
+                write.events = _events_of(write.events)
             try:
                 recordings = self._save(batch)
             except Exception:
