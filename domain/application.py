@@ -31,6 +31,7 @@ from domain.errors import (
     ThreadNotFound,
     VersionConflict,
 )
+from domain.group_commit import GroupCommit
 from domain.model import (
     ERASED_AUTHOR,
     ERASED_COMMENT,
@@ -140,6 +141,12 @@ class Discussions(EmailAccounts, Application[UUID]):
         )
         # Authors never change name or role, so their actor records can be cached.
         self._actors: dict[UUID, Actor] = {OPERATOR_ID: OPERATOR}
+        # Concurrent writes of this process share a transaction (domain/group_commit.py).
+        self.group_commit = (
+            GroupCommit(lambda *objs, **kw: self.save(*objs, **kw))
+            if self.env.get("GROUP_COMMIT", "y") != "n"
+            else None
+        )
 
     # ---- authors -----------------------------------------------------------------
 
@@ -619,8 +626,11 @@ class Discussions(EmailAccounts, Application[UUID]):
         return self.sealer.new_key(owner_id, comment_id, version)
 
     def save_sealed(self, *aggregates, keys: Any = ()) -> list:
-        """`save` with the data keys of the saved events' sealed content, in its transaction."""
+        """`save` with the data keys of the saved events' sealed content, in its transaction
+        (shared with concurrent writes of this process: domain/group_commit.py)."""
         data_keys = [k.stored for k in keys if k.stored is not None]
+        if self.group_commit is not None:
+            return self.group_commit.write(aggregates, data_keys)
         return self.save(*aggregates, data_keys=data_keys) if data_keys else self.save(*aggregates)
 
     def _next_key(self, comment: Comment, *content: str | None) -> Any:

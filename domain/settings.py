@@ -151,6 +151,10 @@ class Settings:
     digest_minutes: int = 60  # a digest gathers replies this long
     outbox_lease_seconds: float = 60.0  # a claimed delivery is retried after this
 
+    # Concurrent writes of a process share one transaction (domain/group_commit.py);
+    # off only to measure what it gains (bench/).
+    group_commit: bool = True
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.history_policy not in HISTORY_POLICIES:
@@ -214,6 +218,7 @@ class Settings:
             outbox_lease_seconds=read(
                 "outbox_lease_seconds", "DISCUSS_OUTBOX_LEASE_SECONDS", float
             ),
+            group_commit=read("group_commit", "DISCUSS_GROUP_COMMIT", _switch),
         )
 
     @classmethod

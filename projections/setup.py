@@ -82,6 +82,7 @@ def _library_env(settings: Settings, *, create_table: bool) -> dict[str, str]:
         "APPLICATION_RECORDER_TOPIC": recorder_topic(database),
         "TEXT_MAX_LENGTH": str(settings.text_max_length),
         "TEXT_MIN_LENGTH": str(settings.text_min_length),
+        "GROUP_COMMIT": "y" if settings.group_commit else "n",
     }
 
 

@@ -45,6 +45,7 @@ from workers.delivery import DeliveryRunner, enqueue_deliver, senders_for
 from workers.jobs import enqueue_catch_up
 from workers.outage import STORE_ERRORS, Outage
 from workers.runner import BackgroundRunner, stop_all_runners
+from workers.runner_election import ElectedRunner, embedded_runner
 
 _log = logging.getLogger(__name__)
 
@@ -56,7 +57,8 @@ class Services:
     settings: Settings
     app: Discussions
     engine: Engine
-    runner: BackgroundRunner | None = None  # the embedded runner (serving, no Redis)
+    # The embedded runner (serving, no Redis): elected among processes on SQLite.
+    runner: BackgroundRunner | ElectedRunner | None = None
     redis: Redis | None = None  # catch-up jobs' Redis (serving, scaled out)
     rules: RulesInForce | None = None  # moderation rules in force (serving)
 
@@ -124,7 +126,9 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
                 retry=Retry(NoBackoff(), 0),
             )
         if serving and settings.embedded_runner:
-            services.runner = BackgroundRunner(services.engine, interval=RUNNER_INTERVAL)
+            services.runner = embedded_runner(
+                services.engine, settings.database, interval=RUNNER_INTERVAL
+            )
             # Catch up once before serving, so a fresh start never shows an empty view.
             services.runner.run_once()
             services.runner.start()

@@ -20,6 +20,7 @@ def test_the_embedded_defaults():
     assert settings.history_policy == "public" and settings.pg_connect_timeout == 5
     assert settings.checkpoint_every == 100
     assert (settings.text_min_length, settings.text_max_length) == (1, 20000)
+    assert settings.group_commit is True
 
 
 def test_every_variable_is_read():
@@ -41,6 +42,7 @@ def test_every_variable_is_read():
             "DISCUSS_CHECKPOINT_EVERY": "7",
             "DISCUSS_TEXT_MAX_LENGTH": "500",
             "DISCUSS_TEXT_MIN_LENGTH": "2",
+            "DISCUSS_GROUP_COMMIT": "off",
         }
     )
     assert (settings.database.backend, settings.database.host) == ("postgres", "db")
@@ -53,6 +55,7 @@ def test_every_variable_is_read():
     assert (settings.read_wait_seconds, settings.history_policy) == (0.5, "restricted")
     assert (settings.pg_connect_timeout, settings.checkpoint_every) == (3, 7)
     assert (settings.text_min_length, settings.text_max_length) == (2, 500)
+    assert settings.group_commit is False
     assert "'m'" not in repr(settings) and "'s'" not in repr(settings)  # keys not shown
 
 

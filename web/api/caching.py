@@ -9,6 +9,10 @@ Bodies hold content that a later decision may withhold (or erase), so a body mus
 outlive its thread's change in memory either: entries are grouped per thread, and the
 first read that sees the thread at a new position drops every body of its older
 positions; no body is kept longer than MAX_AGE seconds, read or not.
+
+Concurrent misses of one key build it once: the first reader builds, the others (threads
+of the same process, gthread) wait for its bytes. Without that, every connection reading
+a big thread just changed built the same page at once, all sharing one GIL.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ PRIVATE = "private, max-age=0, must-revalidate"
 MAX_AGE = 600.0
 
 
+class _Build:
+    """One build under way: the readers waiting for it, and its bytes once built."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.body: bytes | None = None
+        self.waiting = 0
+
+
 class BodyCache:
     def __init__(self, size: int = 512, max_age: float = MAX_AGE):
         self.size = size
@@ -35,6 +48,13 @@ class BodyCache:
         self._versions: dict[str, object] = {}  # group -> the newest version seen
         self._lock = threading.Lock()
         self._swept = time.monotonic()
+        self._building: dict[str, _Build] = {}
+
+    def waiting(self, key: str) -> int:
+        """How many readers wait for the build of `key` under way (tests)."""
+        with self._lock:
+            under_way = self._building.get(key)
+            return under_way.waiting if under_way is not None else 0
 
     def get_or_build(
         self,
@@ -51,8 +71,28 @@ class BodyCache:
             if item is not None and now - item[0] < self.max_age:
                 self._items.move_to_end(key)
                 return item[2]
-        body = build()
+            under_way = self._building.get(key)
+            if under_way is None:
+                under_way = self._building[key] = _Build()
+                building = True
+            else:
+                under_way.waiting += 1
+                building = False
+        if not building:
+            under_way.done.wait()
+            if under_way.body is not None:
+                return under_way.body
+            return self.get_or_build(key, build, group, version)  # its build failed
+        try:
+            body = build()
+        except BaseException:
+            with self._lock:
+                del self._building[key]
+            under_way.done.set()
+            raise
         with self._lock:
+            del self._building[key]
+            under_way.body = body
             if group is not None:
                 self._versions[group] = version
             self._items[key] = (now, group, body)
@@ -60,6 +100,7 @@ class BodyCache:
                 self._items.popitem(last=False)
             if now - self._swept > self.max_age / 10:
                 self._sweep(now)
+        under_way.done.set()
         return body
 
     def _drop_group(self, group: str) -> None:
