@@ -100,3 +100,11 @@ class VersionConflict(DomainError):
     def __init__(self, message: str, current_version: int | None = None):
         super().__init__(message)
         self.current_version = current_version
+
+
+class NameTaken(DomainError):
+    """A display name that is, once normalised (domain/names.py), another author's."""
+
+
+class TokenNotFound(NotFound):
+    """No live token of this author has that id."""

@@ -138,11 +138,17 @@ class Settings:
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # time travel: every K events
     text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
     text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+    # Access tokens stop signing in this many days after their issue (0: never).
+    token_ttl_days: float = 365.0
+    # Reverse proxies in front of the web whose X-Forwarded-For/-Proto are trusted.
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.history_policy not in HISTORY_POLICIES:
             raise ValueError("DISCUSS_HISTORY_POLICY must be 'public' or 'restricted'")
+        if self.trusted_proxies < 0 or self.token_ttl_days < 0:
+            raise ValueError("DISCUSS_TRUSTED_PROXIES and DISCUSS_TOKEN_TTL_DAYS must be >= 0")
 
     @classmethod
     def from_env(
@@ -193,6 +199,8 @@ class Settings:
             checkpoint_every=read("checkpoint_every", "DISCUSS_CHECKPOINT_EVERY", int),
             text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
             text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
+            token_ttl_days=read("token_ttl_days", "DISCUSS_TOKEN_TTL_DAYS", float),
+            trusted_proxies=read("trusted_proxies", "DISCUSS_TRUSTED_PROXIES", int),
         )
 
     @classmethod

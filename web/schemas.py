@@ -304,6 +304,7 @@ class ExportQuery(StrictSchema):
 class AuthorRef(Schema):
     id = fields.String()
     name = fields.String()
+    role = fields.String(metadata={"enum": ["member", "moderator"]})
 
 
 class AuthorOut(Schema):

@@ -31,7 +31,6 @@ def _spellings(token: str) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_only_the_canonical_spelling_of_a_token_signs_in(client, member):
     assert client.get(f"{API}/authors/me", headers=member.headers).status_code == 200
     for spelling in _spellings(member.token)[:4]:
@@ -39,7 +38,6 @@ def test_only_the_canonical_spelling_of_a_token_signs_in(client, member):
         assert_error(response, 401, "unauthenticated")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_a_token_is_issued_listed_and_revoked(flask_app, client, member):
     issued = client.post(f"{API}/authors/me/tokens", headers=member.headers)
     assert issued.status_code == 201, issued.json
@@ -60,7 +58,6 @@ def test_a_token_is_issued_listed_and_revoked(flask_app, client, member):
     assert client.get(f"{API}/authors/me", headers=member.headers).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_rotation_replaces_the_token(client, member):
     rotated = client.post(f"{API}/authors/me/tokens/rotate", headers=member.headers)
     assert rotated.status_code == 201, rotated.json
@@ -69,7 +66,6 @@ def test_rotation_replaces_the_token(client, member):
     assert_error(client.get(f"{API}/authors/me", headers=member.headers), 401)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_a_refused_revocation_stores_nothing(flask_app, client, member, other_member):
     theirs = client.get(f"{API}/authors/me/tokens", headers=other_member.headers).json
     before = _head(flask_app)
@@ -80,7 +76,6 @@ def test_a_refused_revocation_stores_nothing(flask_app, client, member, other_me
     assert client.get(f"{API}/authors/me", headers=other_member.headers).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_a_revoked_token_is_refused_by_another_process(app_factory, member):
     one, two = app_factory().test_client(), app_factory().test_client()
     assert two.get(f"{API}/authors/me", headers=member.headers).status_code == 200  # cached
@@ -95,7 +90,6 @@ def test_a_revoked_token_is_refused_by_another_process(app_factory, member):
         time.sleep(0.2)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 @pytest.mark.parametrize("ttl_days", [1])
 def test_tokens_expire(app, member, ttl_days):
     from datetime import datetime, timedelta
@@ -111,7 +105,6 @@ def test_tokens_expire(app, member, ttl_days):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_write_limits_are_keyed_on_the_author_not_the_token(app_factory, member, thread):
     """Two tokens of one author, from two addresses: one budget."""
     client = app_factory(write_rate_limit="3 per minute", trusted_proxies=1).test_client()
@@ -129,7 +122,6 @@ def test_write_limits_are_keyed_on_the_author_not_the_token(app_factory, member,
     assert statuses == [201, 201, 429, 429]  # the token issue was the first write
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_trusted_proxies_give_each_client_its_own_address(app_factory):
     behind = app_factory(write_rate_limit="2 per minute", trusted_proxies=1).test_client()
     for i in range(2):

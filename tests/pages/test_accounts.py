@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from domain.model import MODERATOR
 from tests.api.conftest import API
 from tests.pages.conftest import THREAD_URL, page, send, sign_in_moderator
@@ -38,7 +36,6 @@ def _sign_up(client, name: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_sign_up_shows_the_token_once_and_it_signs_in_again(flask_app, client):
     token = _sign_up(client, "Keeper")
     me = _me(flask_app.test_client(), token)
@@ -50,7 +47,6 @@ def test_sign_up_shows_the_token_once_and_it_signs_in_again(flask_app, client):
     assert _me(again, _cookie(again)).json["id"] == me.json["id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_signing_in_by_an_existing_name_does_not_make_a_second_author(flask_app, client):
     sign_in_moderator(flask_app.test_client(), flask_app, "Mod")
     before = _head(flask_app)
@@ -62,7 +58,6 @@ def test_signing_in_by_an_existing_name_does_not_make_a_second_author(flask_app,
     assert client.get_cookie("discuss_token") is None
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_signing_out_revokes_the_browsers_token(flask_app, client):
     _sign_up(client, "Leaver")
     session_token = _cookie(client)
@@ -72,7 +67,6 @@ def test_signing_out_revokes_the_browsers_token(flask_app, client):
     assert _me(flask_app.test_client(), session_token).status_code == 401
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_sign_out_everywhere_ends_every_session_and_keeps_the_saved_token(flask_app, client):
     token = _sign_up(client, "Traveller")
     laptop = flask_app.test_client()
@@ -86,7 +80,6 @@ def test_sign_out_everywhere_ends_every_session_and_keeps_the_saved_token(flask_
     assert _me(flask_app.test_client(), token).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_sign_out_warns_when_the_account_has_no_way_back(flask_app, client):
     token = _sign_up(client, "Careless")
     author_id = token.partition(".")[0]
@@ -99,7 +92,6 @@ def test_sign_out_warns_when_the_account_has_no_way_back(flask_app, client):
     assert author_id
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_account_page_rotates_the_token(flask_app, client):
     token = _sign_up(client, "Rotator")
     html = page(client, "/account")
@@ -112,7 +104,6 @@ def test_account_page_rotates_the_token(flask_app, client):
     assert page(client, "/account")  # still signed in
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: fails before the fix")
 def test_names_are_isolated_and_moderators_carry_a_badge(flask_app, client):
     runtime = flask_app.extensions["discuss"]
     app = runtime.services.app
