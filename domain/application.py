@@ -225,6 +225,11 @@ class Discussions(Application[UUID]):
             raise NotAuthenticated("this token has expired: sign in again")
         return author
 
+    def is_current(self, author: Author) -> bool:
+        """Whether no event of this author was recorded after the version in hand (a
+        token issued or revoked, the account erased): one indexed read, no rebuild."""
+        return not self.recorder.select_events(author.id, gt=author.version, limit=1)
+
     def issue_token(self, author_id: UUID, kind: str = KEY) -> Issued:
         """Another token for the author (a key to save, or a browser's session)."""
         author = self.get_author(author_id)

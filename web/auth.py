@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from datetime import UTC, datetime
 
@@ -45,17 +44,16 @@ class AuthorCache:
     deployment.
 
     An author's name and role never change; what changes is which tokens are live
-    (issued, revoked at sign-out, rotation or by the account page) and the erasure of
-    the account. The process that revokes or erases drops the author's tokens at once
-    (`forget`); every other process reads the author again from the store once an
-    entry is `recheck` seconds old, so a revoked token or an erased account is refused
-    everywhere within that time (one aggregate read per active token and interval).
-    A token's expiry is checked on every hit (a comparison, no read)."""
+    (issued, revoked at sign-out, rotation or on the account page) and the erasure of
+    the account, each an event of the author. So a hit is used only while the author
+    has no event after the version cached (`Discussions.is_current`: one indexed read
+    of the event store, no aggregate rebuilt), whichever process wrote it: a revoked
+    token or an erased account is refused by every process at once. A token's expiry
+    is checked on every hit (a comparison, no read)."""
 
-    def __init__(self, size: int = 1024, recheck: float = 2.0) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.recheck = recheck
-        self._items: OrderedDict[str, tuple[float, Author, datetime | None]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Author, datetime | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, token: str) -> Author | None:
@@ -63,17 +61,15 @@ class AuthorCache:
             item = self._items.get(token)
             if item is None:
                 return None
-            if time.monotonic() - item[0] >= self.recheck or (
-                item[2] is not None and item[2] <= datetime.now(UTC)
-            ):
+            if item[1] is not None and item[1] <= datetime.now(UTC):
                 del self._items[token]
                 return None
             self._items.move_to_end(token)
-            return item[1]
+            return item[0]
 
     def put(self, token: str, author: Author, expires: datetime | None = None) -> None:
         with self._lock:
-            self._items[token] = (time.monotonic(), author, expires)
+            self._items[token] = (author, expires)
             self._items.move_to_end(token)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -81,7 +77,7 @@ class AuthorCache:
     def forget(self, author_id: object) -> None:
         """Drop every token of this author (one was revoked, or the account erased)."""
         with self._lock:
-            for token in [t for t, item in self._items.items() if item[1].id == author_id]:
+            for token in [t for t, item in self._items.items() if item[0].id == author_id]:
                 del self._items[token]
 
 
@@ -94,12 +90,13 @@ def _author_cache() -> AuthorCache:
 
 def authenticate(token: str) -> Author:
     """The author of `token` (NotAuthenticated if none), from the cache when it
-    authenticated before in this process."""
+    authenticated before in this process and the author has not changed since."""
     cache = _author_cache()
+    app = runtime().services.app
     author = cache.get(token)
-    if author is None:
+    if author is None or not app.is_current(author):
         ttl_days = current_app.extensions["discuss_settings"].token_ttl_days
-        author = runtime().services.app.authenticate(token, ttl_days=ttl_days)
+        author = app.authenticate(token, ttl_days=ttl_days)
         live = author.token_for(tokens.hash_secret(token.partition(".")[2]))
         cache.put(token, author, token_expiry(author, live, ttl_days))
     return author

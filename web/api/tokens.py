@@ -1,7 +1,6 @@
 """An author's access tokens: list them, issue another key, rotate the key, revoke one.
 Issue, rotation and revocation are events on the author (hashes only, never a secret);
-a revoked token is refused at once by this process and within the auth cache's
-recheck by every other (web/auth.py)."""
+a revoked token is refused at once by every process (web/auth.py)."""
 
 from __future__ import annotations
 
