@@ -188,9 +188,9 @@ class Discussions(Application[UUID]):
         session_token = self._issue(author, SESSION) if session else None
         claim = self._get(NameClaim.id_for(name_of), NameClaim)
         if claim is None:
-            claim = NameClaim.claim(name_of, author.id)
+            claim = NameClaim.claim(name_of, author.id, at=at)  # an import's own time
         elif claim.author_id is None:
-            claim.reclaim(author.id)
+            claim.reclaim(author.id, at=at)
         else:
             raise _name_taken(name)
         try:
@@ -217,7 +217,7 @@ class Discussions(Application[UUID]):
             raise NotAuthenticated("the token is not valid") from None
         found = author.token_for(tokens.hash_secret(secret)) if isinstance(author, Author) else None
         if found is None:
-            raise NotAuthenticated("the token is not valid (or was revoked)")
+            raise NotAuthenticated("the token is not valid")
         if author.erased:
             raise NotAuthenticated("this account has been erased")
         expires = token_expiry(author, found, ttl_days)

@@ -114,7 +114,10 @@ class Author(Aggregate):
         self.token_hash = token_hash
         self.erased = False
         # Live tokens by hash; the registration's own is a key, issued with the account.
-        self.tokens: dict[str, Token] = {token_hash: Token(token_id_of(token_hash), KEY, None)}
+        # (An imported author has no token: its hash is empty.)
+        self.tokens: dict[str, Token] = (
+            {token_hash: Token(token_id_of(token_hash), KEY, None)} if token_hash else {}
+        )
 
     def token_for(self, token_hash: str) -> Token | None:
         return self.tokens.get(token_hash)
@@ -596,11 +599,11 @@ class NameClaim(Aggregate):
         return uuid5(NAMESPACE_URL, f"/names/{key}")
 
     @classmethod
-    def claim(cls, key: str, author_id: UUID) -> NameClaim:
-        return cls._create(cls.Claimed, id=cls.id_for(key), author_id=author_id)
+    def claim(cls, key: str, author_id: UUID, at: datetime | None = None) -> NameClaim:
+        return cls._create(cls.Claimed, id=cls.id_for(key), author_id=author_id, timestamp=at)
 
-    def reclaim(self, author_id: UUID) -> None:
-        self.trigger_event(self.Reclaimed, author_id=author_id)
+    def reclaim(self, author_id: UUID, at: datetime | None = None) -> None:
+        self.trigger_event(self.Reclaimed, author_id=author_id, timestamp=at)
 
     def release(self) -> None:
         if self.author_id is not None:

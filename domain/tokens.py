@@ -25,8 +25,9 @@ def make_token(author_id: UUID, secret: str) -> str:
 def split_token(token: str) -> tuple[UUID, str] | None:
     """The author id and the secret of a token in its one spelling (the id as
     `make_token` writes it: lower case, with dashes); None for any other. Another
-    spelling of one id would be another token to every cache and limit keyed on it."""
-    author_part, _, secret = token.partition(".")
+    spelling of one id would be another token to every cache and limit keyed on it.
+    Whitespace around it (a pasted token) is not part of it."""
+    author_part, _, secret = token.strip().partition(".")
     if not secret:
         return None
     try:

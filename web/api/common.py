@@ -15,7 +15,7 @@ from marshmallow import Schema
 from domain.settings import Settings
 from web import limiter
 from web.auth import COOKIE_NAME, current_author
-from web.errors import ApiError
+from web.errors import STORE_UNAVAILABLE, ApiError
 from web.runtime import Services, runtime
 
 NO_STORE = "no-store"
@@ -155,7 +155,7 @@ def author_key() -> str:
     its address here (the view then answers 401)."""
     try:
         author = current_author()
-    except ApiError:
+    except (ApiError, *STORE_UNAVAILABLE):  # the view answers (401, 503)
         author = None
     if author is None:
         return f"anonymous:{client_address()}"
