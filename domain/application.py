@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,6 +24,7 @@ from domain.errors import (
     CommentNotFound,
     IdempotencyKeyReused,
     InvalidInput,
+    NameTaken,
     NotAuthenticated,
     ParentNotFound,
     PermissionDenied,
@@ -36,17 +37,22 @@ from domain.model import (
     ERASED_AUTHOR,
     ERASED_COMMENT,
     ERASURE_BASES,
+    KEY,
     MEMBER,
     MODERATOR,
     OPERATOR,
     OPERATOR_ID,
     ROLES,
+    SESSION,
     STILL_PENDING,
     Actor,
     Author,
     Comment,
+    NameClaim,
     Thread,
+    Token,
 )
+from domain.names import check_name, name_key
 from domain.rules import (
     TITLE_MAX_LENGTH,
     Limits,
@@ -70,6 +76,31 @@ class Registration:
     role: str
     token: str  # shown once; only its hash is stored
     position: int
+    session_token: str | None = None  # a browser's sign-in (register_author(session=))
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str  # shown once; only its hash is stored
+    token_id: str
+    position: int
+
+
+def token_expiry(author: Author, token: Token, ttl_days: float) -> datetime | None:
+    """When the token stops signing in: `ttl_days` after its issue (the setting in
+    force applies to every token); None when tokens do not expire (0)."""
+    if not ttl_days:
+        return None
+    return (token.issued_at or author.created_on) + timedelta(days=ttl_days)
+
+
+def _name_taken(name: str) -> NameTaken:
+    return NameTaken(
+        f"the name {name!r} is already taken (names that differ only in case, width or"
+        " look-alike letters count as the same): pick another, or sign in with your"
+        " token if it is yours",
+        field="name",
+    )
 
 
 @dataclass(frozen=True)
@@ -157,11 +188,18 @@ class Discussions(EmailAccounts, Application[UUID]):
         *,
         author_id: UUID | None = None,
         at: datetime | None = None,
+        session: bool = False,
     ) -> Registration:
+        """A new author holding `name`, which nobody else holds once normalised
+        (domain/names.py): NameTaken otherwise, and nothing is stored. The name's claim
+        (NameClaim) is saved with the author, so two registrations of one name racing
+        in two processes cannot both succeed. `session`: also a browser session token."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
         secret = tokens.new_secret()
         name = clean_name(name)
+        check_name(name)
+        name_of = name_key(name)
         author_id = author_id or uuid4()
         key = self.data_key(author_id, None, 1)
         author = Author.register(
@@ -171,11 +209,28 @@ class Discussions(EmailAccounts, Application[UUID]):
             author_id=author_id,
             at=at,
         )
-        position = self._save(author, keys=[key])
-        return Registration(author.id, name, role, tokens.make_token(author.id, secret), position)
+        session_token = self._issue(author, SESSION) if session else None
+        claim = self._get(NameClaim.id_for(name_of), NameClaim)
+        if claim is None:
+            claim = NameClaim.claim(name_of, author.id, at=at)  # an import's own time
+        elif claim.author_id is None:
+            claim.reclaim(author.id, at=at)
+        else:
+            raise _name_taken(name)
+        try:
+            position = self._save(author, claim, keys=[key])
+        except IntegrityError:
+            raise _name_taken(name) from None  # claimed by another process meanwhile
+        return Registration(
+            author.id, name, role, tokens.make_token(author.id, secret), position, session_token
+        )
 
-    def authenticate(self, token: str) -> Author:
-        """The author a bearer token belongs to; NotAuthenticated if none."""
+    def authenticate(
+        self, token: str, *, ttl_days: float = 0, now: datetime | None = None
+    ) -> Author:
+        """The author a bearer token belongs to; NotAuthenticated if none: a token in
+        another spelling, revoked, expired (`ttl_days` after its issue; 0: never) or
+        of an erased account."""
         parts = tokens.split_token(token or "")
         if parts is None:
             raise NotAuthenticated("the token is malformed")
@@ -184,14 +239,56 @@ class Discussions(EmailAccounts, Application[UUID]):
             author: Author = self.repository.get(author_id)
         except AggregateNotFoundError:
             raise NotAuthenticated("the token is not valid") from None
-        if not isinstance(author, Author) or not any(
-            tokens.secret_matches(secret, stored)
-            for stored in (author.token_hash, *author.email_token_hashes)  # by email link
-        ):
+        found = author.token_for(tokens.hash_secret(secret)) if isinstance(author, Author) else None
+        if found is None:
             raise NotAuthenticated("the token is not valid")
         if author.erased:
             raise NotAuthenticated("this account has been erased")
+        expires = token_expiry(author, found, ttl_days)
+        if expires is not None and expires <= (now or datetime.now(UTC)):
+            raise NotAuthenticated("this token has expired: sign in again")
         return author
+
+    def is_current(self, author: Author) -> bool:
+        """Whether no event of this author was recorded after the version in hand (a
+        token issued or revoked, the account erased): one indexed read, no rebuild."""
+        return not self.recorder.select_events(author.id, gt=author.version, limit=1)
+
+    def issue_token(self, author_id: UUID, kind: str = KEY) -> Issued:
+        """Another token for the author (a key to save, or a browser's session)."""
+        author = self.get_author(author_id)
+        token = self._issue(author, kind)
+        changed = self._changed(author)
+        return Issued(token, tokens.token_id(token), changed.position)
+
+    def rotate_key(self, author_id: UUID) -> Issued:
+        """A new key replaces every live key of the author, in one write."""
+        author = self.get_author(author_id)
+        old = [t.id for t in author.live_tokens() if t.kind == KEY]
+        token = self._issue(author, KEY)
+        for token_id in old:
+            author.revoke_token(token_id, author_id)
+        changed = self._changed(author)
+        return Issued(token, tokens.token_id(token), changed.position)
+
+    def revoke_token(self, author_id: UUID, token_id: str) -> Changed:
+        author = self.get_author(author_id)
+        author.revoke_token(token_id, author_id)
+        return self._changed(author)
+
+    def end_sessions(self, author_id: UUID, also: str | None = None) -> Changed:
+        """Sign out everywhere: every browser session ends (and token `also`, when it
+        is live); the saved keys stay, to come back with."""
+        author = self.get_author(author_id)
+        for token in author.live_tokens():
+            if token.kind == SESSION or token.id == also:
+                author.revoke_token(token.id, author_id)
+        return self._changed(author) if author.pending_events else self._unchanged(author)
+
+    def _issue(self, author: Author, kind: str) -> str:
+        secret = tokens.new_secret()
+        author.issue_token(tokens.hash_secret(secret), kind, author.id)
+        return tokens.make_token(author.id, secret)
 
     def display_name(self, author: Author) -> str | None:
         """The author's name in plaintext; None once erased (or its key lost)."""
@@ -600,8 +697,15 @@ class Discussions(EmailAccounts, Application[UUID]):
             ]
             if changed:
                 self._save(*changed)
+        name = self.display_name(author)  # before its key goes
         erased = author.erase(basis, actor_id, at=at)
-        result = self._changed(author) if erased else self._unchanged(author)
+        claim = self._get(NameClaim.id_for(name_key(name)), NameClaim) if name else None
+        if claim is not None and claim.author_id == author_id:
+            claim.release()  # the name is free again (its old comments say "erased")
+            # The claim first: the account's Erased event is the write's last, its position.
+            result = Changed(author.id, author.version, self._save(claim, author))
+        else:
+            result = self._changed(author) if erased else self._unchanged(author)
         self._actors.pop(author_id, None)
         self._destroy(owner_id=author_id)
         return result

@@ -125,3 +125,11 @@ class Refused(InvalidInput):
 class IdempotencyKeyReused(InvalidInput):
     """A retry's client key (Idempotency-Key) names an earlier post with another text or
     parent: a new request under an old key, refused rather than answered with the old one."""
+
+
+class NameTaken(DomainError):
+    """A display name that is, once normalised (domain/names.py), another author's."""
+
+
+class TokenNotFound(NotFound):
+    """No live token of this author has that id."""

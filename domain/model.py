@@ -10,6 +10,7 @@ original dates.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -25,6 +26,7 @@ from domain.errors import (
     PermissionDenied,
     RevisionNotFound,
     ThreadLocked,
+    TokenNotFound,
 )
 
 # The operator (CLI, importer) acts with this id; it has every right.
@@ -58,6 +60,22 @@ ERASED_COMMENT = "comment"
 ERASED_AUTHOR = "author"
 
 
+# Kinds of access token (Author.TokenIssued).
+KEY = "key"
+SESSION = "session"
+TOKEN_KINDS = (KEY, SESSION)
+
+
+class Token(NamedTuple):
+    id: str  # public: the first 16 hex digits of the secret's hash
+    kind: str
+    issued_at: datetime | None  # None: the registration's own (the account's creation)
+
+
+def token_id_of(token_hash: str) -> str:
+    return token_hash[:16]
+
+
 class Author(Aggregate):
     class Registered(Aggregate.Created):
         name: str
@@ -75,6 +93,31 @@ class Author(Aggregate):
         def apply(self, author: Author) -> None:
             author.erased = True
 
+    class TokenIssued(Aggregate.Event):
+        """Another token: only the SHA-256 of its secret (domain/tokens.py). `kind` is
+        "key" (shown once, saved by its author to sign in again, and the API's bearer)
+        or "session" (a browser's sign-in cookie)."""
+
+        token_hash: str
+        kind: str
+        actor_id: UUID
+
+        def apply(self, author: Author) -> None:
+            author.tokens[self.token_hash] = Token(
+                token_id_of(self.token_hash), self.kind, self.timestamp
+            )
+
+    class TokenRevoked(Aggregate.Event):
+        """The token stops signing in (sign-out, rotation, revocation)."""
+
+        token_id: str
+        actor_id: UUID
+
+        def apply(self, author: Author) -> None:
+            for token_hash, token in list(author.tokens.items()):
+                if token.id == self.token_id:
+                    del author.tokens[token_hash]
+
     def __init__(self, name: str, role: str, token_hash: str, actor_id: UUID):
         self.name = name  # sealed (domain/sealing.py)
         self.role = role
@@ -86,11 +129,36 @@ class Author(Aggregate):
         self.email_verified = False
         self.email_version: int | None = None
         self.used_links: set[int] = set()
-        self.email_token_hashes: list[str] = []
         self.notify_replies = False
         self.notify_digest = False
         self.thread_replies: dict[str, bool] = {}
         self.notify_reviews = False
+        # Live tokens by hash; the registration's own is a key, issued with the account.
+        # (An imported author has no token: its hash is empty.)
+        self.tokens: dict[str, Token] = (
+            {token_hash: Token(token_id_of(token_hash), KEY, None)} if token_hash else {}
+        )
+
+    def token_for(self, token_hash: str) -> Token | None:
+        return self.tokens.get(token_hash)
+
+    def live_tokens(self) -> list[Token]:
+        """Oldest first; the registration's token is issued when the account was."""
+        found = [
+            t if t.issued_at else t._replace(issued_at=self.created_on)
+            for t in self.tokens.values()
+        ]
+        return sorted(found, key=lambda t: t.issued_at)
+
+    def issue_token(self, token_hash: str, kind: str, actor_id: UUID) -> None:
+        if kind not in TOKEN_KINDS:
+            raise ValueError(f"kind must be one of {TOKEN_KINDS}")
+        self.trigger_event(self.TokenIssued, token_hash=token_hash, kind=kind, actor_id=actor_id)
+
+    def revoke_token(self, token_id: str, actor_id: UUID) -> None:
+        if not any(t.id == token_id for t in self.tokens.values()):
+            raise TokenNotFound(f"you have no live token with id {token_id!r}")
+        self.trigger_event(self.TokenRevoked, token_id=token_id, actor_id=actor_id)
 
     def erase(self, basis: str, actor_id: UUID, at: datetime | None = None) -> bool:
         """False if the author was erased already (erasing twice changes nothing)."""
@@ -165,7 +233,10 @@ class Author(Aggregate):
 
         def apply(self, author: Author) -> None:
             author.used_links.add(self.link_version)
-            author.email_token_hashes.append(self.token_hash)
+            # A browser's session token, listed and revoked like any other.
+            author.tokens[self.token_hash] = Token(
+                token_id_of(self.token_hash), SESSION, self.timestamp
+            )
 
     class NotificationsChanged(Aggregate.Event):
         """Globally: mail me replies to my comments; batch them in a digest."""
@@ -729,3 +800,47 @@ class Actor:
 
 
 OPERATOR = Actor(OPERATOR_ID, MODERATOR)
+
+
+class NameClaim(Aggregate):
+    """Who holds a display name, one aggregate per normalised name (domain/names.py):
+    its id is derived from the name's key, so two registrations of one name, even in
+    two processes at the same moment, write the same aggregate's first (or next)
+    version, and the event store's version check refuses the second."""
+
+    class Claimed(Aggregate.Created):
+        author_id: UUID
+
+    class Reclaimed(Aggregate.Event):
+        """A released name, taken by another author."""
+
+        author_id: UUID
+
+        def apply(self, claim: NameClaim) -> None:
+            claim.author_id = self.author_id
+
+    class Released(Aggregate.Event):
+        """Its author's account was erased: the name is free again."""
+
+        author_id: UUID
+
+        def apply(self, claim: NameClaim) -> None:
+            claim.author_id = None
+
+    def __init__(self, author_id: UUID):
+        self.author_id: UUID | None = author_id
+
+    @staticmethod
+    def id_for(key: str) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/names/{key}")
+
+    @classmethod
+    def claim(cls, key: str, author_id: UUID, at: datetime | None = None) -> NameClaim:
+        return cls._create(cls.Claimed, id=cls.id_for(key), author_id=author_id, timestamp=at)
+
+    def reclaim(self, author_id: UUID, at: datetime | None = None) -> None:
+        self.trigger_event(self.Reclaimed, author_id=author_id, timestamp=at)
+
+    def release(self) -> None:
+        if self.author_id is not None:
+            self.trigger_event(self.Released, author_id=self.author_id)

@@ -155,10 +155,17 @@ class Settings:
     # off only to measure what it gains (bench/).
     group_commit: bool = True
 
+    # Access tokens stop signing in this many days after their issue (0: never).
+    token_ttl_days: float = 365.0
+    # Reverse proxies in front of the web whose X-Forwarded-For/-Proto are trusted.
+    trusted_proxies: int = 0
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.history_policy not in HISTORY_POLICIES:
             raise ValueError("DISCUSS_HISTORY_POLICY must be 'public' or 'restricted'")
+        if self.trusted_proxies < 0 or self.token_ttl_days < 0:
+            raise ValueError("DISCUSS_TRUSTED_PROXIES and DISCUSS_TOKEN_TTL_DAYS must be >= 0")
 
     @classmethod
     def from_env(
@@ -219,6 +226,8 @@ class Settings:
                 "outbox_lease_seconds", "DISCUSS_OUTBOX_LEASE_SECONDS", float
             ),
             group_commit=read("group_commit", "DISCUSS_GROUP_COMMIT", _switch),
+            token_ttl_days=read("token_ttl_days", "DISCUSS_TOKEN_TTL_DAYS", float),
+            trusted_proxies=read("trusted_proxies", "DISCUSS_TRUSTED_PROXIES", int),
         )
 
     @classmethod

@@ -23,13 +23,24 @@ def make_token(author_id: UUID, secret: str) -> str:
 
 
 def split_token(token: str) -> tuple[UUID, str] | None:
+    """The author id and the secret of a token in its one spelling (the id as
+    `make_token` writes it: lower case, with dashes); None for any other. Another
+    spelling of one id would be another token to every cache and limit keyed on it.
+    Whitespace around it (a pasted token) is not part of it."""
     author_part, _, secret = token.strip().partition(".")
     if not secret:
         return None
     try:
-        return UUID(author_part), secret
+        author_id = UUID(author_part)
     except ValueError:
         return None
+    return (author_id, secret) if str(author_id) == author_part else None
+
+
+def token_id(token: str) -> str | None:
+    """The public id of a token (Author.TokenIssued): from the hash of its secret."""
+    parts = split_token(token)
+    return hash_secret(parts[1])[:16] if parts else None
 
 
 def secret_matches(secret: str, stored_hash: str) -> bool:

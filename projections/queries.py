@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from domain.model import MEMBER, MODERATOR
 from projections import visibility
 from projections.db import Sql
 from projections.engine import Engine, Tables
@@ -238,6 +239,9 @@ class _Presenter:
             self.opening.want(kept["text"])
             self.opening.want(kept["author_name"])
         self.opening.run()
+        authors = {r["author_id"] for r in rows if r["author_id"]}
+        authors |= {k["author_id"] for k in self.hidden.values() if k["author_id"]}
+        self.moderators = moderator_ids(engine, authors)
 
     def absent(self, row: dict) -> bool:
         """Held for review and never approved (today): out of every page. The rows leave
@@ -246,7 +250,7 @@ class _Presenter:
         return d is not None and bool(d.reviews) and d.review is not None
 
     def node(self, row: dict) -> dict[str, Any]:
-        return _comment(
+        node = _comment(
             row,
             self.hidden,
             self.viewer,
@@ -254,6 +258,30 @@ class _Presenter:
             self.opening,
             self.stable,
         )
+        if node["author"] is not None:
+            moderator = node["author"]["id"] in self.moderators
+            node["author"]["role"] = MODERATOR if moderator else MEMBER
+        return node
+
+
+def moderator_ids(engine: Engine, author_ids: set[str]) -> set[str]:
+    """Which of these authors are moderators (a role never changes, so today's answer
+    holds for past views too): one query over the thread view's authors."""
+    if not author_ids:
+        return set()
+    t = engine.tables("threads")
+    ids = sorted(author_ids)
+    found: set[str] = set()
+    sql = engine.store.reader()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        rows = sql.execute(
+            f"SELECT author_id FROM {t.authors} WHERE role = ? AND author_id IN"
+            f" ({', '.join('?' * len(part))})",
+            (MODERATOR, *part),
+        ).all()
+        found |= {r["author_id"] for r in rows}
+    return found
 
 
 def _stable_texts(

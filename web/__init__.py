@@ -15,9 +15,10 @@ from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import MemoryStorage
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from domain.settings import Settings
-from web import assets, compression
+from web import assets, compression, limits_storage
 from web.config import secret_key
 from web.errors import register_error_handlers
 from web.runtime import Runtime
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=secret_key(settings),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        RATELIMIT_STORAGE_URI=settings.redis_url or "lazy-memory://",
+        # Redis, or a counter file every process of this store shares (web/limits_storage.py).
+        RATELIMIT_STORAGE_URI=limits_storage.storage_uri(settings),
         # No X-RateLimit-* headers: on Redis they cost two more round trips per limit on
         # every write; a 429 still carries Retry-After (_retry_after_on_429).
         RATELIMIT_HEADERS_ENABLED=False,
@@ -90,6 +92,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         JSON_SORT_KEYS=False,
     )
+    if settings.trusted_proxies:
+        # The client's address (and scheme) as the trusted proxies saw it: the write
+        # limits per address count clients, not the proxy.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["discuss"] = Runtime(settings)
     app.extensions["discuss_settings"] = settings
     logging.basicConfig(level=logging.INFO)

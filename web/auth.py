@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 
+from eventsourcing import persistence
 from flask import current_app, g, request
 
+from domain import tokens
+from domain.application import token_expiry
 from domain.errors import NotAuthenticated
 from domain.model import Author
-from web.errors import ApiError
+from web.errors import STORE_UNAVAILABLE, ApiError, store_breaker
 from web.runtime import runtime
 
 COOKIE_NAME = "discuss_token"
@@ -41,16 +44,17 @@ class AuthorCache:
     secret never matches. One per app (`app.extensions`), that is one per process in a
     deployment.
 
-    An author's name, role and token never change; the one change is the erasure of the
-    account, after which its token must stop signing in. The process that erases drops
-    the author at once (`forget`); every other process reads the author again from the
-    store once an entry is `recheck` seconds old, so an erased account is refused
-    everywhere within that time (one aggregate read per active token and interval)."""
+    An author's name and role never change; what changes is which tokens are live
+    (issued, revoked at sign-out, rotation or on the account page) and the erasure of
+    the account, each an event of the author. So a hit is used only while the author
+    has no event after the version cached (`Discussions.is_current`: one indexed read
+    of the event store, no aggregate rebuilt), whichever process wrote it: a revoked
+    token or an erased account is refused by every process at once. A token's expiry
+    is checked on every hit (a comparison, no read)."""
 
-    def __init__(self, size: int = 1024, recheck: float = 2.0) -> None:
+    def __init__(self, size: int = 1024) -> None:
         self.size = size
-        self.recheck = recheck
-        self._items: OrderedDict[str, tuple[float, Author]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[Author, datetime | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, token: str) -> Author | None:
@@ -58,23 +62,23 @@ class AuthorCache:
             item = self._items.get(token)
             if item is None:
                 return None
-            if time.monotonic() - item[0] >= self.recheck:
+            if item[1] is not None and item[1] <= datetime.now(UTC):
                 del self._items[token]
                 return None
             self._items.move_to_end(token)
-            return item[1]
+            return item[0]
 
-    def put(self, token: str, author: Author) -> None:
+    def put(self, token: str, author: Author, expires: datetime | None = None) -> None:
         with self._lock:
-            self._items[token] = (time.monotonic(), author)
+            self._items[token] = (author, expires)
             self._items.move_to_end(token)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
     def forget(self, author_id: object) -> None:
-        """Drop every token of this author (their account was erased)."""
+        """Drop every token of this author (one was revoked, or the account erased)."""
         with self._lock:
-            for token in [t for t, (_, a) in self._items.items() if a.id == author_id]:
+            for token in [t for t, item in self._items.items() if item[0].id == author_id]:
                 del self._items[token]
 
 
@@ -87,18 +91,43 @@ def _author_cache() -> AuthorCache:
 
 def authenticate(token: str) -> Author:
     """The author of `token` (NotAuthenticated if none), from the cache when it
-    authenticated before in this process."""
+    authenticated before in this process and the author has not changed since."""
     cache = _author_cache()
+    app = runtime().services.app
     author = cache.get(token)
+    if author is not None and not _still_current(app, author):
+        author = None
     if author is None:
-        author = runtime().services.app.authenticate(token)
-        cache.put(token, author)
+        ttl_days = current_app.extensions["discuss_settings"].token_ttl_days
+        author = app.authenticate(token, ttl_days=ttl_days)
+        live = author.token_for(tokens.hash_secret(token.partition(".")[2]))
+        cache.put(token, author, token_expiry(author, live, ttl_days))
     return author
 
 
+def _still_current(app, author: Author) -> bool:
+    """The cache's check (one indexed read). While the store is known to be down (the
+    breaker is open) it fails at once instead of waiting for the store again; finding
+    it down trips the breaker, so the rest of the request fails fast too."""
+    breaker = store_breaker(current_app)
+    if breaker.remaining():
+        raise persistence.OperationalError("the event store is unreachable")
+    try:
+        return app.is_current(author)
+    except STORE_UNAVAILABLE:
+        breaker.trip()
+        raise
+
+
+def current_token_id() -> str | None:
+    """The public id of the token this request signed in with."""
+    token = token_from_request()
+    return tokens.token_id(token) if token else None
+
+
 def forget_author(author_id: object) -> None:
-    """After an account's erasure: its token signs in no more in this process, and the
-    request's own signed-in author is gone."""
+    """After a revocation or an account's erasure: the author's tokens are read again
+    from the store in this process, and the request's own signed-in author is gone."""
     _author_cache().forget(author_id)
     g.pop("author", None)
     g.pop("viewer", None)

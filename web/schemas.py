@@ -313,6 +313,7 @@ class ExportQuery(StrictSchema):
 class AuthorRef(Schema):
     id = fields.String()
     name = fields.String()
+    role = fields.String(metadata={"enum": ["member", "moderator"]})
 
 
 class AuthorOut(Schema):

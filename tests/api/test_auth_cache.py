@@ -18,9 +18,9 @@ def test_authenticate_reads_the_store_once_per_token(flask_app, client, member, 
     calls: list[str] = []
     original = services_app.authenticate
 
-    def counting(token):
+    def counting(token, **options):
         calls.append(token)
-        return original(token)
+        return original(token, **options)
 
     monkeypatch.setattr(services_app, "authenticate", counting)
     for _ in range(3):
@@ -34,9 +34,9 @@ def test_failures_are_never_cached(flask_app, client, member, monkeypatch):
     calls: list[str] = []
     original = services_app.authenticate
 
-    def counting(token):
+    def counting(token, **options):
         calls.append(token)
-        return original(token)
+        return original(token, **options)
 
     monkeypatch.setattr(services_app, "authenticate", counting)
     assert client.get(f"{API}/authors/me", headers=member.headers).status_code == 200

@@ -180,7 +180,9 @@ def test_reads_are_not_rate_limited_and_never_touch_the_limiter(
     storage = limiter.storage  # this app's (the limiter is shared; init_app replaces it)
     touched: list[str] = []
     for name in ("incr", "get", "get_expiry", "check", "clear", "acquire_entry"):
-        original = getattr(storage, name)
+        original = getattr(storage, name, None)
+        if original is None:  # a storage without moving windows
+            continue
 
         def spy(*args, _name=name, _original=original, **kwargs):
             touched.append(_name)
@@ -206,10 +208,11 @@ def test_reads_are_not_rate_limited_and_never_touch_the_limiter(
 def test_the_in_process_limiter_starts_no_thread_per_hit(app_factory, member, thread):
     import threading
 
-    from web import LazyMemoryStorage, limiter
+    from web import limiter
+    from web.limits_storage import SharedFileStorage
 
     client = app_factory(write_rate_limit="100 per minute").test_client()
-    assert isinstance(limiter.storage, LazyMemoryStorage)
+    assert isinstance(limiter.storage, SharedFileStorage)
     url = f"{API}/threads/{thread['id']}/comments"
     assert client.post(url, json={"text": "x"}, headers=member.headers).status_code == 201
     before = threading.active_count()

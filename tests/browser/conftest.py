@@ -173,6 +173,9 @@ def sign_in(page: Page, name: str, next_path: str = THREAD_PATH) -> None:
     page.goto(f"/signin?next={next_path}")
     page.get_by_role("textbox", name="Display name").fill(name)
     page.get_by_role("button", name="Join the discussion").click()
+    # The token is shown once, to save; then on to where the reader was going.
+    page.get_by_role("heading", name="Save your token").wait_for()
+    page.get_by_role("link", name="I have saved my token").click()
     page.wait_for_url(f"**{next_path}")
     assert page.get_by_text(f"Signed in as {name}").is_visible()
 

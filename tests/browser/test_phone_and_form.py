@@ -138,6 +138,7 @@ def test_write_a_comment_after_sign_in_to_join(new_context):
     page.get_by_role("link", name="Sign in to join the discussion").click()
     page.get_by_role("textbox", name="Display name").fill("Thumb")
     page.get_by_role("button", name="Join the discussion").click()
+    page.get_by_role("link", name="I have saved my token").click()  # shown once, to save
     page.wait_for_url(f"**{THREAD_PATH}#new-comment-text")
     field = page.get_by_role("textbox", name="Your comment")
     expect(field).to_be_focused()

@@ -89,6 +89,7 @@ def test_reading_and_replying_without_javascript(new_context):
     expect(page).to_have_url(re.compile(r"/signin\?next="))
     page.get_by_role("textbox", name="Display name").fill("No Script")
     page.get_by_role("button", name="Join the discussion").click()
+    page.get_by_role("link", name="I have saved my token").click()  # shown once, to save
     expect(page.get_by_role("heading", level=1)).to_have_text("Reply to comment 3")
     page.get_by_label("Your reply to Sam").fill("Replying with scripts off.")
     shot(page, "no-js-reply-form")

@@ -75,7 +75,9 @@ def test_every_event_is_in_the_audit_log(world):
     types = [by_position[p]["type"] for p in sorted(by_position)]
     assert types == [
         "Author.Registered",
+        "NameClaim.Claimed",  # each registration claims its name in the same write
         "Author.Registered",
+        "NameClaim.Claimed",
         "Thread.Opened",
         "Thread.Opened",
         "Comment.Posted",
@@ -88,7 +90,7 @@ def test_every_event_is_in_the_audit_log(world):
         "Comment.Retracted",
         "Thread.Locked",
     ]
-    edit = by_position[8]
+    edit = by_position[10]
     assert edit["actor"] == {"id": world["ann"], "name": "Ann"}
     assert (edit["thread_id"], edit["comment_id"], edit["version"]) == (
         world["t1"],
@@ -98,13 +100,13 @@ def test_every_event_is_in_the_audit_log(world):
     # Summaries name things by id only; the reason is its own field, opened at read.
     assert edit["summary"] == f"edited comment {world['c1']} (now version 2)"
     assert edit["reason"] == "typo"
-    hidden = by_position[10]
+    hidden = by_position[12]
     assert hidden["summary"] == f"hid comment {world['c2']}"
     assert hidden["reason"] == "rude words"
-    locked = by_position[13]
+    locked = by_position[15]
     assert locked["actor"] == {"id": str(OPERATOR_ID), "name": "operator"}
     assert locked["thread_id"] == world["t1"] and locked["comment_id"] is None
-    assert by_position[4]["at"] == iso(PAST)  # the event's own (imported) time
+    assert by_position[6]["at"] == iso(PAST)  # the event's own (imported) time
     registered = by_position[1]
     assert registered["summary"] == f"registered author {world['ann']} (member)"
     assert registered["actor"] == {"id": world["ann"], "name": "Ann"}
@@ -134,10 +136,10 @@ def test_filters_and_keyset_pages(world):
         "Comment.Restored",
     }
     by_types = all_entries(engine, types=["Comment.Edited", "Thread.Locked"])
-    assert [e["position"] for e in by_types] == [13, 9, 8]
+    assert [e["position"] for e in by_types] == [15, 11, 10]
     # Time filters work on the events' own times: the imported thread's opening is old.
     old = all_entries(engine, until=iso(PAST + timedelta(days=1)))
-    assert [e["position"] for e in old] == [4]
+    assert [e["position"] for e in old] == [6]
     recent = all_entries(engine, since=iso(PAST + timedelta(days=1)))
     assert len(recent) == len(everything) - 1
     both = all_entries(
@@ -149,10 +151,10 @@ def test_filters_and_keyset_pages(world):
 def test_moderation_reasons_are_for_moderators(world):
     engine = world["engine"]
     public = {e["position"]: e for e in all_entries(engine, moderator=False)}
-    assert public[10]["summary"] == f"hid comment {world['c2']}"
-    assert public[10]["reason"] is None
-    assert public[11]["reason"] is None
-    assert public[12]["reason"] == "no longer true"  # a retraction's reason is public
+    assert public[12]["summary"] == f"hid comment {world['c2']}"
+    assert public[12]["reason"] is None
+    assert public[13]["reason"] is None
+    assert public[14]["reason"] == "no longer true"  # a retraction's reason is public
 
 
 def test_timeline_and_changes(world):
@@ -164,10 +166,10 @@ def test_timeline_and_changes(world):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert [e["position"] for e in timeline] == [3, 5, 6, 8, 9, 10, 11, 12, 13]
+    assert [e["position"] for e in timeline] == [5, 7, 8, 10, 11, 12, 13, 14, 15]
     assert timeline[0]["kind"] == "Thread.Opened"
 
-    changes = audit_log.changes(engine, world["t1"], 5, 13)
+    changes = audit_log.changes(engine, world["t1"], 7, 15)
     assert [a["comment_id"] for a in changes["added"]] == [world["c2"]]
     assert changes["edited"] == [
         {
@@ -175,17 +177,17 @@ def test_timeline_and_changes(world):
             "from_version": 1,
             "to_version": 3,
             "edits": 2,
-            "first_position": 8,
-            "last_position": 9,
+            "first_position": 10,
+            "last_position": 11,
             "last_at": changes["edited"][0]["last_at"],
         }
     ]
     assert [r["comment_id"] for r in changes["retracted"]] == [world["c1"]]
-    assert [h["position"] for h in changes["hidden"]] == [10]
-    assert [r["position"] for r in changes["restored"]] == [11]
+    assert [h["position"] for h in changes["hidden"]] == [12]
+    assert [r["position"] for r in changes["restored"]] == [13]
     assert [c["kind"] for c in changes["thread"]] == ["Thread.Locked"]
-    assert changes["events"] == 7  # positions 6, 8..13
-    assert audit_log.changes(engine, world["t1"], 13, 13)["events"] == 0
+    assert changes["events"] == 7  # positions 8, 10..15
+    assert audit_log.changes(engine, world["t1"], 15, 15)["events"] == 0
     assert audit_log.thread_known(engine, world["t1"])
     assert not audit_log.thread_known(engine, world["c1"])
 
@@ -213,7 +215,7 @@ def test_export_writes_every_event_as_json_lines(world, tmp_path):
     for line in lines[:-1]:
         assert line["link"] == links[line["position"]]
     assert lines[-1]["link"] is None
-    edit = lines[7]
+    edit = lines[9]
     assert edit["type"] == "Comment.Edited"
     assert (edit["actor"], edit["thread"], edit["comment"]) == (
         world["ann"],
@@ -226,10 +228,10 @@ def test_export_writes_every_event_as_json_lines(world, tmp_path):
     assert edit["payload"]["originator_version"] == 2
     # ...and the operator's --open export carries it opened beside it.
     opened = [orjson.loads(x) for x in export(world, "--open").stdout.splitlines()]
-    assert opened[7]["opened"] == {"text": "hello, world", "reason": "typo"}
-    assert opened[7]["payload"] == edit["payload"]
+    assert opened[9]["opened"] == {"text": "hello, world", "reason": "typo"}
+    assert opened[9]["payload"] == edit["payload"]
     assert edit["topic"] == "domain.model:Comment.Edited"
-    assert lines[3]["time"] == iso(PAST)
+    assert lines[5]["time"] == iso(PAST)
     assert set(lines[0]) >= {
         "position",
         "time",
@@ -250,8 +252,8 @@ def test_export_one_thread_to_standard_output(world):
     assert result.exit_code == 0, result.output
     lines = [orjson.loads(x) for x in result.stdout.splitlines() if x.startswith("{")]
     assert [(x["position"], x["type"]) for x in lines] == [
-        (4, "Thread.Opened"),
-        (7, "Comment.Posted"),
+        (6, "Thread.Opened"),
+        (9, "Comment.Posted"),
     ]
     assert all(x["thread"] == world["t2"] for x in lines)
     bad = export(world, "--thread", "not-a-uuid")

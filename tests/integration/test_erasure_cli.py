@@ -85,7 +85,8 @@ def test_erase_author_prints_what_it_erased_and_is_idempotent(run, app, writings
     # The name's key, two posts and one edit.
     assert printed["keys destroyed"] == "4"
     assert printed["basis"] == "legal"
-    assert int(printed["position"]) == app.head_position() == before + 3  # 2 comments, account
+    # 2 comments, the name released, the account
+    assert int(printed["position"]) == app.head_position() == before + 4
 
     with pytest.raises(NotAuthenticated):
         app.authenticate(ada.token)
@@ -101,7 +102,7 @@ def test_erase_author_prints_what_it_erased_and_is_idempotent(run, app, writings
     assert again.exit_code == 0, again.output
     assert "erased already" in again.stdout
     assert lines(again.stdout)["keys destroyed"] == "0"
-    assert app.head_position() == before + 3
+    assert app.head_position() == before + 4
 
     verify = run("verify")
     assert verify.exit_code == 0, verify.output
@@ -120,7 +121,7 @@ def test_erase_author_asks_first_without_yes(run, app, writings):
     confirmed = run("erase-author", str(ada.author_id), "--basis", "operator", input="y\n")
     assert confirmed.exit_code == 0, confirmed.output
     assert lines(confirmed.stdout)["comments"] == "2"
-    assert app.head_position() == before + 3
+    assert app.head_position() == before + 4  # 2 comments, the name released, the account
 
 
 def test_erase_author_refuses_bad_input_in_one_line(run, app, writings):

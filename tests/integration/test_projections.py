@@ -190,7 +190,7 @@ def test_moderators_see_hidden_text_and_author(app, engine, tree, people):
     r1b = by_id(page["comments"])[str(tree["r1b"])]
     assert r1b["state"] == "hidden" and r1b["placeholder"] == REMOVED_BY_MODERATOR
     assert r1b["text"] == "another reply (moderated)"  # edited while hidden
-    assert r1b["author"] == {"id": str(people["bob"]), "name": "Bob"}
+    assert r1b["author"] == {"id": str(people["bob"]), "name": "Bob", "role": "member"}
     assert r1b["state_reason"] == "rude"
     # and once restored, everyone sees the edited text with its author
     app.restore_comment(people["mo"], tree["r1b"], None)

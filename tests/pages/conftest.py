@@ -99,9 +99,21 @@ def send_form(client: FlaskClient, form_page: str, action: str, data: dict, **kw
     return client.post(action, data={**hidden_fields(html, action), **data}, **kwargs)
 
 
+CONTINUE = re.compile(r'<a class="button" id="token-saved" href="([^"]*)"')
+
+
+def continue_url(html: str) -> str:
+    """Where the "I have saved my token" link of the page after sign-up goes."""
+    found = CONTINUE.search(html)
+    assert found, "not the page that shows the new token"
+    return unescape(found.group(1))
+
+
 def sign_in(client: FlaskClient, name: str) -> None:
+    """Sign up by name: the answer is the page that shows the token once, to save."""
     response = send(client, "/signin", "/signin", {"how": "name", "name": name, "next": "/"})
-    assert response.status_code == 302, response.data[:500]
+    assert response.status_code == 200, response.data[:500]
+    assert "Save your token" in response.get_data(as_text=True)
 
 
 def sign_in_moderator(client: FlaskClient, flask_app: Flask, name: str = "Mod") -> None:

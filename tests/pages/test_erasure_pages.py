@@ -175,7 +175,7 @@ def test_an_unknown_revision_is_a_404_page(client, flask_app):
 def test_the_header_and_the_account_page_show_the_name_in_clear(client, flask_app):
     sign_in(client, "Zoë <b>")
     html = page(client, "/")
-    assert "Signed in as <strong>Zoë &lt;b&gt;</strong>" in html
+    assert "Signed in as <strong><bdi>Zoë &lt;b&gt;</bdi></strong>" in html
     assert 'href="/account"' in html
     account = page(client, "/account")
     assert "Zoë &lt;b&gt;" in account and "\x1e" not in account
@@ -222,7 +222,7 @@ def test_an_author_erases_their_account_with_the_phrase(client, flask_app):
 
     done = send(client, "/account/erase", "/account/erase", {"confirm": "erase my account"})
     assert done.status_code == 302 and done.headers["Location"].endswith("/account/erased")
-    assert head(flask_app) == before + 2  # the comment and the account
+    assert head(flask_app) == before + 3  # the comment, the name released, the account
     assert client.get_cookie(COOKIE_NAME) is None  # signed out
     notice = page(client, "/account/erased")
     assert "Your account has been erased" in notice and "Signed in as" not in notice

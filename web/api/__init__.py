@@ -13,6 +13,7 @@ API_PREFIX = "/api/v1"
 
 API_MODULES = (
     "authors",
+    "tokens",
     "threads",
     "comments",
     "status",

@@ -58,11 +58,14 @@ def shown_name(author) -> str:
     tags=["authors"],
     body=NewAuthor,
     limited="write",
-    errors=(403,),
+    errors=(403, 409),
     responses={201: (AuthorCreated, "Registered: keep the token, it is shown only once")},
     description=(
         "Open registration can be switched off (DISCUSS_OPEN_REGISTRATION=false): then"
         " 403 registration_closed. Send the token as `Authorization: Bearer <token>`."
+        " A name another author holds (compared after case folding, NFKC and Unicode's"
+        " confusables skeleton) is 409 name_taken; one with a text-direction control or"
+        " nothing visible is 422."
     ),
 )
 def register():

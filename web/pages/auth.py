@@ -1,5 +1,6 @@
-"""Sign in by picking a display name (registers an author) or with an existing token,
-and sign out. The token lives in an HttpOnly, SameSite=Lax cookie (Secure on HTTPS).
+"""Sign in by picking a display name (registers an author, whose token is shown once to
+be saved) or with a saved token. The browser's own session token lives in an HttpOnly,
+SameSite=Lax cookie (Secure on HTTPS); signing out is in web/pages/tokens.py.
 
 The account page: the signed-in author's name, "Download my data" (the JSON API's
 export, which takes the sign-in cookie as well as a bearer token), and "Erase my
@@ -10,41 +11,23 @@ from __future__ import annotations
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 
 from domain.errors import DomainError, NotAuthenticated
-from web.auth import COOKIE_NAME, forget_author
+from domain.model import SESSION
+from web.auth import authenticate, forget_author
 from web.errors import DOMAIN_STATUS, ApiError
 from web.pages import bp, forms
 from web.pages.common import (
     application,
+    delete_token_cookie,
     is_local_path,
-    safe_next,
+    set_token_cookie,
     viewer,
     viewer_name,
     write_limits,
     wrote,
 )
 from web.pages.moderation import confirm_page
+from web.pages.tokens import new_token_page, token_list
 from web.schemas import ERASE_ACCOUNT_CONFIRMATION
-
-COOKIE_MAX_AGE = 365 * 24 * 3600
-
-
-def set_token_cookie(response, token: str) -> None:
-    response.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=COOKIE_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="Lax",
-        secure=request.is_secure,
-    )
-
-
-def delete_token_cookie(response) -> None:
-    """Signs out: the sign-in cookie cleared with the flags it was set with."""
-    response.delete_cookie(
-        COOKIE_NAME, path="/", httponly=True, samesite="Lax", secure=request.is_secure
-    )
 
 
 def _open_registration() -> bool:
@@ -78,8 +61,8 @@ def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:
                 "Access token",
                 "secret",
                 required=True,
-                help="The token you were given when you registered (for example by"
-                " `discuss register`).",
+                help="The token you saved when you joined (or got from your account page,"
+                " or from `discuss register`).",
             ),
             forms.Field("next", kind="hidden", value=next_url),
             forms.Field("how", kind="hidden", value="token"),
@@ -92,6 +75,9 @@ def _forms(next_url: str) -> tuple[forms.Form, forms.Form]:
 @bp.route("/signin", methods=["GET", "POST"])
 @write_limits
 def signin():
+    """Sign up by name (a new author: their token is shown once, to save) or sign in
+    with a saved token. Either way this browser gets a session token of its own in the
+    cookie, which signing out revokes; the saved token stays the way back."""
     asked = request.values.get("next")
     if asked and not is_local_path(asked):
         # Refused before anything is stored (a bad `next` once failed after the author was).
@@ -104,15 +90,19 @@ def signin():
         try:
             if how == "token":
                 by_token.fill_from_request()
-                token = forms.posted("token").strip()
-                application().authenticate(token)
+                author = authenticate(forms.posted("token").strip())
+                issued = application().issue_token(author.id, SESSION)
+                wrote(issued.position)
+                response = make_response(redirect(next_url))
+                session_token = issued.token
             else:
                 by_name.fill_from_request()
                 if not _open_registration():
                     raise NotAuthenticated("Registration is closed here: sign in with a token.")
-                registration = application().register_author(forms.posted("name"))
-                token = registration.token
+                registration = application().register_author(forms.posted("name"), session=True)
                 wrote(registration.position)
+                response = new_token_page(registration.token, registration.name, next_url)
+                session_token = registration.session_token
         except DomainError as error:
             target = by_token if how == "token" else by_name
             status = target.fail(error)
@@ -120,8 +110,7 @@ def signin():
                 by_token.get("token").value = ""  # never echo a secret back
                 status = DOMAIN_STATUS.get(error.kind, 401)
         else:
-            response = make_response(redirect(next_url))
-            set_token_cookie(response, token)
+            set_token_cookie(response, session_token)
             g.clear_token_cookie = False
             return response
     body = render_template(
@@ -132,13 +121,6 @@ def signin():
         already={"name": viewer_name()} if viewer() else None,
     )
     return body, status
-
-
-@bp.post("/signout")
-def signout():
-    response = make_response(redirect(safe_next(request.form.get("next"))))
-    delete_token_cookie(response)
-    return response
 
 
 def _signed_in_or_redirect():
@@ -160,6 +142,7 @@ def account():
         role=author.role,
         registered_at=author.created_on,
         export_url=url_for("authors.export_me"),
+        tokens=token_list(author),
     )
 
 

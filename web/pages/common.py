@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from flask import current_app, g, url_for
+from flask import current_app, g, request, url_for
 
 from domain.application import Discussions
 from domain.model import Author
@@ -17,7 +17,7 @@ from projections import queries
 from projections.engine import Engine
 from web import limiter
 from web.api.common import address_key, author_key
-from web.auth import current_author
+from web.auth import COOKIE_NAME, current_author
 from web.errors import ApiError
 from web.pages import bp
 from web.runtime import runtime
@@ -168,3 +168,26 @@ writes_per_author = limiter.shared_limit(
 
 def write_limits(view):
     return writes(writes_per_author(view))
+
+
+# The sign-in cookie: set and cleared with the same flags, in one place.
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def set_token_cookie(response, token: str) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
+
+
+def delete_token_cookie(response) -> None:
+    """Signs out: the sign-in cookie cleared with the flags it was set with."""
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, samesite="Lax", secure=request.is_secure
+    )

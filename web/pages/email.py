@@ -22,8 +22,15 @@ from domain.errors import DomainError
 from projections.email_addresses import authors_with_address
 from web.errors import DOMAIN_STATUS
 from web.pages import csrf, security_headers
-from web.pages.auth import set_token_cookie
-from web.pages.common import application, engine, is_moderator, resolve_thread, viewer, wrote
+from web.pages.common import (
+    application,
+    engine,
+    is_moderator,
+    resolve_thread,
+    set_token_cookie,
+    viewer,
+    wrote,
+)
 from web.pages.errors import error_page
 from web.runtime import runtime
 from web.schemas_email import AddressForm, NotificationsForm, RetryForm, ThreadNotificationsForm

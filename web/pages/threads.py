@@ -17,6 +17,7 @@ from web.pages.common import (
     SUBTREE_LIMIT,
     application,
     comment_links,
+    delete_token_cookie,
     engine,
     is_moderator,
     page_request,
@@ -45,8 +46,6 @@ def page_globals() -> dict[str, Any]:
 @bp.after_request
 def clear_stale_cookie(response):
     if g.get("clear_token_cookie"):
-        from web.pages.auth import delete_token_cookie
-
         delete_token_cookie(response)
     return response
 
