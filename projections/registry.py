@@ -10,6 +10,7 @@ from projections.db import ViewStore
 from projections.decisions import Decisions
 from projections.engine import Engine, Projection
 from projections.hash_chain import HashChain
+from projections.replies import Replies
 from projections.revisions import Revisions
 from projections.thread_view import ThreadView
 from projections.time_travel import TimeTravel
@@ -24,6 +25,7 @@ def all_projections(checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> list[Pr
         HashChain(),
         TimeTravel(checkpoint_every),
         Decisions(),
+        Replies(),
     ]
 
 

@@ -14,8 +14,6 @@ import pytest
 from domain.model import MEMBER, MODERATOR
 from tests.pages.conftest import THREAD_URL, demo_thread_id, page
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 16: no Atom feeds yet")
-
 HIDDEN = "a secret that a moderator removes"
 RETRACTED = "words their author takes back"
 ERASED = "words that are erased for good"
@@ -89,7 +87,7 @@ def test_thread_feed_and_page_links(client, flask_app, people):
     assert "in the other thread" not in texts(parsed)
     assert links(parsed)["alternate"].endswith(THREAD_URL)
     html = page(client, THREAD_URL)
-    assert f'type="application/atom+xml" title="Comments on' in html
+    assert 'type="application/atom+xml" title="Comments on' in html
     assert f"/feeds/threads/{thread}.atom" in html
     assert 'href="/feeds/comments.atom"' in page(client, "/")
     assert elsewhere.comment_id
@@ -155,7 +153,9 @@ def test_paged_with_rfc5005_links_covers_every_entry_once(client, flask_app, peo
         url = found.get("next")
     assert pages > 2
     assert len(seen) == len(set(seen))
-    assert [t for t in seen if t.startswith("paged")] == [f"paged comment {n}" for n in range(6, -1, -1)]
+    assert [t for t in seen if t.startswith("paged")] == [
+        f"paged comment {n}" for n in range(6, -1, -1)
+    ]
     # Walking back: `previous` from the second page leads to the newest entries.
     first, _ = feed(client, f"/feeds/threads/{thread}.atom?limit=4")
     second, _ = feed(client, links(first)["next"])
@@ -244,7 +244,9 @@ def test_recent_changes_for_moderators_by_header_or_feed_token(client, flask_app
     token_url = re.search(r'href="(http://localhost/feeds/changes\.atom\?token=[^"]+)"', html)
     assert token_url, "the audit page links the recent changes feed"
     client.delete_cookie("discuss_token")
-    by_token, _ = feed(client, token_url.group(1).replace("http://localhost", "").replace("&amp;", "&"))
+    by_token, _ = feed(
+        client, token_url.group(1).replace("http://localhost", "").replace("&amp;", "&")
+    )
     assert [e.id for e in by_token.entries] == [e.id for e in parsed.entries]
     # A feed token stops working once its moderator's account is erased.
     app.erase_author(mo.author_id, mo.author_id, "author_request")

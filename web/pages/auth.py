@@ -141,6 +141,7 @@ def account():
         role=author.role,
         registered_at=author.created_on,
         export_url=url_for("authors.export_me"),
+        replies_feed_url=url_for("pages.replies_feed", author_id=author.id),
     )
 
 
