@@ -138,6 +138,11 @@ class Settings:
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY  # time travel: every K events
     text_max_length: int = DEFAULT_TEXT_MAX_LENGTH
     text_min_length: int = DEFAULT_TEXT_MIN_LENGTH
+    # Live updates (Server-Sent Events): open streams per process (beyond: 503), the
+    # seconds between heartbeats, and between polls of the projections' position.
+    stream_max: int = 2
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 0.1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -193,6 +198,11 @@ class Settings:
             checkpoint_every=read("checkpoint_every", "DISCUSS_CHECKPOINT_EVERY", int),
             text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
             text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
+            stream_max=read("stream_max", "DISCUSS_STREAM_MAX", int),
+            stream_heartbeat_seconds=read(
+                "stream_heartbeat_seconds", "DISCUSS_STREAM_HEARTBEAT_SECONDS", float
+            ),
+            stream_poll_seconds=read("stream_poll_seconds", "DISCUSS_STREAM_POLL_SECONDS", float),
         )
 
     @classmethod

@@ -15,6 +15,7 @@ from workers.bootstrap import BackgroundRunner, Services, built_services, servic
 class Runtime:
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.on_stop: list = []  # callables run by stop() (the live updates' hub)
 
     @property
     def services(self) -> Services:
@@ -44,6 +45,8 @@ class Runtime:
         return self.services.wait_for(position, timeout)
 
     def stop(self) -> None:
+        for stop in self.on_stop:
+            stop()
         built = self._built
         if built is not None:
             built.stop()

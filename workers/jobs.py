@@ -40,6 +40,10 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
         # Clear the pending mark first, so that a write during this job enqueues another.
         job.connection.delete(pending_key(job.origin))
     applied, failures = services.engine.catch_up_many([projection] if projection else None)
+    if job is not None and any(applied.values()):
+        from workers.live_notify import publish_caught_up
+
+        publish_caught_up(job.connection, job.origin, services.engine.position("audit"))
     for failure in failures.values():
         log.error("%s", failure)
     if failures:

@@ -31,7 +31,6 @@ from workers.seed import DEMO_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 16: no live updates yet")
 REDIS_URL = "redis://127.0.0.1:6379/4"  # this suite's db (tests/e2e live updates)
 
 

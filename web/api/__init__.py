@@ -18,6 +18,7 @@ API_MODULES = (
     "status",
     "history",
     "audit",
+    "live",
 )
 
 
