@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain import tokens
+from domain.email_accounts import EmailAccounts
 from domain.errors import (
     AuthorNotFound,
     CommentNotFound,
@@ -95,7 +96,7 @@ class _Plain:
         return value
 
 
-class Discussions(Application[UUID]):
+class Discussions(EmailAccounts, Application[UUID]):
     """`sealer` seals personal content (domain/sealing.py); `vault` is the key table's
     side that erasure needs: `comments_of(owner_id)` and `destroy(owner_id=,
     comment_id=, version=)` (projections/keys.py builds both)."""
@@ -160,7 +161,10 @@ class Discussions(Application[UUID]):
             author: Author = self.repository.get(author_id)
         except AggregateNotFoundError:
             raise NotAuthenticated("the token is not valid") from None
-        if not isinstance(author, Author) or not tokens.secret_matches(secret, author.token_hash):
+        if not isinstance(author, Author) or not any(
+            tokens.secret_matches(secret, stored)
+            for stored in (author.token_hash, *author.email_token_hashes)  # by email link
+        ):
             raise NotAuthenticated("the token is not valid")
         if author.erased:
             raise NotAuthenticated("this account has been erased")

@@ -70,6 +70,16 @@ class Author(Aggregate):
         self.role = role
         self.token_hash = token_hash
         self.erased = False
+        # Email (domain/email_accounts.py): sealed address, its keyed digest, and state.
+        self.email: str | None = None
+        self.email_digest: str | None = None
+        self.email_verified = False
+        self.email_version: int | None = None
+        self.used_links: set[int] = set()
+        self.email_token_hashes: list[str] = []
+        self.notify_replies = False
+        self.notify_digest = False
+        self.thread_replies: dict[str, bool] = {}
 
     def erase(self, basis: str, actor_id: UUID, at: datetime | None = None) -> bool:
         """False if the author was erased already (erasing twice changes nothing)."""
@@ -103,6 +113,75 @@ class Author(Aggregate):
     @property
     def is_moderator(self) -> bool:
         return self.role == MODERATOR
+
+    # ---- email (domain/email_accounts.py decides; these record) ---------------------
+    # The address is sealed under the author's data key; `digest` is a keyed hash
+    # (HMAC under a key derived from the master key) for lookups, never the address.
+
+    class EmailAddressAdded(Aggregate.Event):
+        address: str  # sealed
+        digest: str
+
+        def apply(self, author: Author) -> None:
+            author.email = self.address
+            author.email_digest = self.digest
+            author.email_verified = False
+            author.email_version = self.originator_version
+
+    class EmailAddressVerified(Aggregate.Event):
+        added_version: int  # the EmailAddressAdded it confirms
+
+        def apply(self, author: Author) -> None:
+            author.email_verified = True
+
+    class EmailAddressRemoved(Aggregate.Event):
+        def apply(self, author: Author) -> None:
+            author.email = author.email_digest = author.email_version = None
+            author.email_verified = False
+
+    class SignInLinkRequested(Aggregate.Event):
+        expires_at: datetime
+
+        def apply(self, author: Author) -> None:
+            pass
+
+    class SignedInByEmail(Aggregate.Event):
+        """A one-time link was used: `link_version` can never be used again; a new
+        token (its hash only) signs the author in."""
+
+        link_version: int
+        token_hash: str
+
+        def apply(self, author: Author) -> None:
+            author.used_links.add(self.link_version)
+            author.email_token_hashes.append(self.token_hash)
+
+    class NotificationsChanged(Aggregate.Event):
+        """Globally: mail me replies to my comments; batch them in a digest."""
+
+        replies: bool
+        digest: bool
+
+        def apply(self, author: Author) -> None:
+            author.notify_replies = self.replies
+            author.notify_digest = self.digest
+
+    class ThreadNotificationsChanged(Aggregate.Event):
+        """In one thread: replies mailed (True), not (False), or as globally (None)."""
+
+        thread_id: UUID
+        replies: bool | None
+
+        def apply(self, author: Author) -> None:
+            if self.replies is None:
+                author.thread_replies.pop(str(self.thread_id), None)
+            else:
+                author.thread_replies[str(self.thread_id)] = self.replies
+
+    def wants_replies(self, thread_id: UUID | str) -> bool:
+        """Mail this author replies to their comments in this thread?"""
+        chosen = self.thread_replies.get(str(thread_id))
+        return self.notify_replies if chosen is None else chosen
 
 
 class Thread(Aggregate):

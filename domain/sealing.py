@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from uuid import uuid4
@@ -61,6 +63,12 @@ class MasterKey:
         if len(key) != KEY_BYTES:
             raise MasterKeyError(f"the master key must be {KEY_BYTES} bytes, not {len(key)}")
         self._aead = AESGCM(key)
+        self._raw = key
+
+    def derive(self, label: bytes) -> bytes:
+        """A key for another purpose (signing links: domain/links.py), derived one-way
+        (HMAC-SHA256 as a PRF), so every process holding the master key has it."""
+        return hmac.new(self._raw, b"discuss derive: " + label, hashlib.sha256).digest()
 
     @staticmethod
     def generate_text() -> str:

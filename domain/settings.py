@@ -143,6 +143,14 @@ class Settings:
     stream_max: int = 2
     stream_heartbeat_seconds: float = 15.0
     stream_poll_seconds: float = 0.1
+    # Email and the outbox (projections/outbox.py, workers/mail.py): the SMTP server
+    # (smtp://, smtp+starttls://, smtps://, user:password@ allowed); unset: no mail.
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "discuss <discuss@localhost>"
+    public_url: str = "http://127.0.0.1:8000"  # the site's address, for links in mail
+    outbox_max_attempts: int = 8  # tries before a delivery is dead-lettered
+    digest_minutes: int = 60  # a digest gathers replies this long
+    outbox_lease_seconds: float = 60.0  # a claimed delivery is retried after this
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -203,6 +211,14 @@ class Settings:
                 "stream_heartbeat_seconds", "DISCUSS_STREAM_HEARTBEAT_SECONDS", float
             ),
             stream_poll_seconds=read("stream_poll_seconds", "DISCUSS_STREAM_POLL_SECONDS", float),
+            smtp_url=read("smtp_url", "DISCUSS_SMTP_URL"),
+            mail_from=read("mail_from", "DISCUSS_MAIL_FROM"),
+            public_url=read("public_url", "DISCUSS_PUBLIC_URL").rstrip("/"),
+            outbox_max_attempts=read("outbox_max_attempts", "DISCUSS_OUTBOX_MAX_ATTEMPTS", int),
+            digest_minutes=read("digest_minutes", "DISCUSS_DIGEST_MINUTES", int),
+            outbox_lease_seconds=read(
+                "outbox_lease_seconds", "DISCUSS_OUTBOX_LEASE_SECONDS", float
+            ),
         )
 
     @classmethod

@@ -8,6 +8,7 @@ from projections.audit_log import AuditLog
 from projections.author_activity import AuthorActivity
 from projections.db import ViewStore
 from projections.decisions import Decisions
+from projections.email_addresses import EmailAddresses
 from projections.engine import Engine, Projection
 from projections.hash_chain import HashChain
 from projections.replies import Replies
@@ -26,6 +27,7 @@ def all_projections(checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> list[Pr
         TimeTravel(checkpoint_every),
         Decisions(),
         Replies(),
+        EmailAddresses(),
     ]
 
 

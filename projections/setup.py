@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from domain.application import Discussions
+from domain.links import LinkSigner
 from domain.sealing import MasterKey, MasterKeyError, Sealer
 from domain.settings import Database, Settings
 from projections.keys import KeyStore, Opener, recorder_topic
@@ -92,6 +93,7 @@ def open_application(settings: Settings | Database) -> Discussions:
         raise
     app.vault = keys
     app.opener = Opener(keys, master)
+    app.links = LinkSigner(master.derive(b"links"))  # emailed links (domain/links.py)
     return app
 
 
@@ -108,3 +110,6 @@ def initialise(settings: Settings | Database) -> None:
     from projections.registry import create_projection_tables
 
     create_projection_tables(settings)
+    from projections.channels import create_channel_tables
+
+    create_channel_tables(settings)

@@ -117,6 +117,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.pages import register_pages  # HTML pages; CSRF on every form POST
 
     register_pages(app)
+    from web.pages.email import register_email_pages  # /account/email, /moderation/outbox
+
+    register_email_pages(app)
     _no_session_for_api(app)
     return app
 

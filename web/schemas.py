@@ -507,9 +507,24 @@ class ProjectionStatus(Schema):
     error_position = fields.Integer(allow_none=True)
 
 
+class ChannelStatus(Schema):
+    """An outward channel (projections/outbox.py): its position and its deliveries."""
+
+    channel = fields.String()
+    position = fields.Integer()
+    head = fields.Integer()
+    lag_events = fields.Integer()
+    error = fields.String(allow_none=True)
+    pending = fields.Integer()
+    sent = fields.Integer()
+    dead = fields.Integer(metadata={"description": "dead-lettered after every try failed"})
+    dropped = fields.Integer()
+
+
 class ProjectionList(Schema):
     head = fields.Integer(metadata={"description": "the last position of the event log"})
     projections = fields.List(fields.Nested(ProjectionStatus))
+    channels = fields.List(fields.Nested(ChannelStatus))
 
 
 class StoreHealth(Schema):

@@ -31,9 +31,12 @@ from redis import Redis
 
 from domain.application import Discussions
 from domain.settings import Database, Settings
+from projections.channels import build_outbox
 from projections.engine import Engine
+from projections.outbox import Outbox
 from projections.registry import build_engine
 from projections.setup import open_application
+from workers.delivery import DeliveryRunner, enqueue_deliver, senders_for
 from workers.jobs import enqueue_catch_up
 from workers.runner import BackgroundRunner, stop_all_runners
 
@@ -47,6 +50,8 @@ class Services:
     engine: Engine
     runner: BackgroundRunner | None = None  # the embedded runner (serving, no Redis)
     redis: Redis | None = None  # catch-up jobs' Redis (serving, scaled out)
+    outbox: Outbox | None = None  # outward channels (projections/outbox.py)
+    delivery: DeliveryRunner | None = None  # the embedded delivery thread (serving)
 
     @property
     def database(self) -> Database:
@@ -57,8 +62,11 @@ class Services:
         or enqueue a deduplicated catch-up job when scaled out."""
         if self.runner is not None:
             self.runner.nudge()
+        if self.delivery is not None:
+            self.delivery.nudge()
         if self.redis is not None:
             enqueue_catch_up(self.redis, self.settings.queue)
+            enqueue_deliver(self.redis, self.settings.queue)
 
     def wait_for(self, position: int | None, timeout: float | None = None) -> bool:
         """Wait (bounded, settings.read_wait_seconds by default) until the projections
@@ -75,6 +83,8 @@ class Services:
         """Stop the embedded runner (its connections stay open until `close`)."""
         if self.runner is not None:
             self.runner.stop()
+        if self.delivery is not None:
+            self.delivery.stop()
 
     def close(self) -> None:
         self.stop()
@@ -89,6 +99,7 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
     app = open_application(settings)
     try:
         services = Services(settings, app, build_engine(app, settings))
+        services.outbox = build_outbox(app, settings, services.engine)
         if serving and settings.redis_url:
             services.redis = Redis.from_url(
                 settings.redis_url, socket_timeout=1, socket_connect_timeout=1
@@ -98,6 +109,7 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
             # Catch up once before serving, so a fresh start never shows an empty view.
             services.runner.run_once()
             services.runner.start()
+            services.delivery = DeliveryRunner(services.outbox, senders_for(services)).start()
     except BaseException:
         app.close()
         raise

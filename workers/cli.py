@@ -21,6 +21,8 @@ from workers.bootstrap import command_services, command_settings
 from workers.erasure_cli import COMMANDS as ERASURE_COMMANDS
 from workers.history_cli import export_thread_command, import_history_command
 from workers.importing.cli import import_group
+from workers.outbox_cli import COMMANDS as OUTBOX_COMMANDS
+from workers.outbox_cli import print_channels
 from workers.rebuild_cli import rebuild_command
 
 
@@ -92,8 +94,13 @@ def status(as_json: bool) -> None:
 
     with command_services() as services:
         rows = [s.as_dict() for s in services.engine.status()]
+        channels = services.outbox.status()  # outward channels: never rebuilt
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(
+            json.dumps(
+                rows + [{**c, "name": c["channel"], "kind": "channel"} for c in channels], indent=2
+            )
+        )
         return
     click.echo(
         f"{'projection':<12} {'gen':>3} {'position':>9} {'head':>9} {'lag':>7} {'lag s':>8}  error"
@@ -103,6 +110,8 @@ def status(as_json: bool) -> None:
             f"{r['name']:<12} {r['generation']:>3} {r['position']:>9} {r['head']:>9}"
             f" {r['lag_events']:>7} {r['lag_seconds']:>8.2f}  {r['error'] or ''}"
         )
+    click.echo("")
+    print_channels(channels)
 
 
 @main.command("catch-up")
@@ -147,6 +156,7 @@ for command in (
     import_history_command,
     export_thread_command,
     *ERASURE_COMMANDS,
+    *OUTBOX_COMMANDS,
 ):
     main.add_command(command)
 

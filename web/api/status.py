@@ -90,7 +90,8 @@ def health() -> Response:
 
 @bp.get("/projections")
 @operation(
-    "Each projection's position, the log's head, and the lag",
+    "Each projection's position, the log's head, and the lag; each outward channel's"
+    " position and its deliveries (pending, sent, dead, dropped)",
     tags=["operations"],
     responses={200: (ProjectionList, "One row per projection")},
 )
@@ -98,6 +99,6 @@ def projections() -> Response:
     services = runtime().services
     statuses = services.engine.status()
     head = statuses[0].head if statuses else services.app.head_position()
-    return json_response(
-        ProjectionList(), {"head": head, "projections": [s.as_dict() for s in statuses]}
-    )
+    body = {"head": head, "projections": [s.as_dict() for s in statuses]}
+    body["channels"] = services.outbox.status() if services.outbox is not None else []
+    return json_response(ProjectionList(), body)
