@@ -151,6 +151,12 @@ class Settings:
     outbox_max_attempts: int = 8  # tries before a delivery is dead-lettered
     digest_minutes: int = 60  # a digest gathers replies this long
     outbox_lease_seconds: float = 60.0  # a claimed delivery is retried after this
+    # Webhooks (workers/webhooks.py): seconds to connect and to read, whether loopback
+    # and private addresses may be reached, failures in a row before an endpoint is
+    # disabled (0: never).
+    webhook_timeout_seconds: float = 5.0
+    webhook_allow_private: bool = False
+    webhook_disable_after: int = 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -218,6 +224,15 @@ class Settings:
             digest_minutes=read("digest_minutes", "DISCUSS_DIGEST_MINUTES", int),
             outbox_lease_seconds=read(
                 "outbox_lease_seconds", "DISCUSS_OUTBOX_LEASE_SECONDS", float
+            ),
+            webhook_timeout_seconds=read(
+                "webhook_timeout_seconds", "DISCUSS_WEBHOOK_TIMEOUT_SECONDS", float
+            ),
+            webhook_allow_private=read(
+                "webhook_allow_private", "DISCUSS_WEBHOOK_ALLOW_PRIVATE", _flag
+            ),
+            webhook_disable_after=read(
+                "webhook_disable_after", "DISCUSS_WEBHOOK_DISABLE_AFTER", int
             ),
         )
 

@@ -14,10 +14,11 @@ from projections.db import ViewStore
 from projections.engine import Engine
 from projections.mail_channel import MailChannel
 from projections.outbox import Channel, Outbox
+from projections.webhook_channel import WebhookChannel
 
 
 def all_channels(app: Any, settings: Settings) -> list[Channel]:
-    return [MailChannel(app, settings.digest_minutes)]
+    return [MailChannel(app, settings.digest_minutes), WebhookChannel()]
 
 
 def build_outbox(app: Any, settings: Settings | Database, projections: Engine) -> Outbox:

@@ -24,6 +24,7 @@ from workers.importing.cli import import_group
 from workers.outbox_cli import COMMANDS as OUTBOX_COMMANDS
 from workers.outbox_cli import print_channels
 from workers.rebuild_cli import rebuild_command
+from workers.webhooks_cli import COMMANDS as WEBHOOK_COMMANDS
 
 
 class DomainErrorsAsUsage(click.Group):
@@ -157,6 +158,7 @@ for command in (
     export_thread_command,
     *ERASURE_COMMANDS,
     *OUTBOX_COMMANDS,
+    *WEBHOOK_COMMANDS,
 ):
     main.add_command(command)
 

@@ -14,20 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from standardwebhooks.webhooks import Webhook
 
 from domain.model import MEMBER, OPERATOR_ID
 from domain.settings import Database
+from domain.webhooks import new_secret
 from projections.setup import open_application
 from tests.support.webhook_receiver import Receiver
-
-try:  # issue 16: webhooks are not built yet on the starting commit
-    from domain.webhooks import new_secret
-except ImportError:
-    new_secret = None
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 16: no webhooks yet")
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -14,19 +14,11 @@ from standardwebhooks.webhooks import Webhook
 
 from domain.model import MEMBER, MODERATOR, OPERATOR_ID
 from domain.settings import Settings
+from domain.webhooks import register_webhook
 from projections import webhooks
 from tests.support.webhook_receiver import Receiver
 from workers.bootstrap import bootstrap
-
-try:  # issue 16: webhooks are not built yet on the starting commit
-    from domain.webhooks import register_webhook
-    from workers.delivery import deliver_round, senders_for
-except ImportError:
-    register_webhook = None
-    deliver_round = None
-    senders_for = None
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 16: no webhooks yet")
+from workers.delivery import deliver_round, senders_for
 
 
 @pytest.fixture
@@ -262,8 +254,8 @@ def test_api_refuses_a_url_that_is_not_public_http(api, url):
     assert app.head_position() == before  # nothing stored
 
 
-def test_api_for_moderators_register_list_log_disable(api, receiver, database):
-    client, app, mod, member = api
+def test_api_for_moderators_register_list_log_disable(api):
+    client, _, mod, member = api
     body = {"url": "http://93.184.215.14/hook", "events": ["comment.posted"]}  # public
     assert client.post("/api/v1/webhooks", json=body, headers=bearer(member)).status_code == 403
     assert client.post("/api/v1/webhooks", json=body).status_code == 401

@@ -19,6 +19,7 @@ API_MODULES = (
     "history",
     "audit",
     "live",
+    "webhooks",
 )
 
 
