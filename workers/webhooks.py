@@ -55,14 +55,20 @@ class WebhookSender:
     def __init__(self, app: Any, engine: Any, settings: Any):
         self.app, self.engine, self.settings = app, engine, settings
         self.store = engine.store
+        self._secrets: dict[str, str] = {}  # opened once: an endpoint's secret never changes
 
     def _secret(self, endpoint_id: str) -> str | None:
+        if endpoint_id in self._secrets:
+            return self._secrets[endpoint_id]
         sealed = webhooks.secret_of(self.store, endpoint_id)
         opener = getattr(self.app, "opener", None)
         if sealed is None or opener is None:
             return sealed
         opened = opener.open(sealed)
-        return opened if isinstance(opened, str) else None
+        if not isinstance(opened, str):
+            return None
+        self._secrets[endpoint_id] = opened
+        return opened
 
     def send(self, rows: list[Queued]) -> Sent | Dropped | Deferred:
         (row,) = rows  # webhook deliveries are never batched
@@ -98,7 +104,8 @@ class WebhookSender:
         if not answer.ok:
             self._failed(row.recipient, answer.summary)
             raise RuntimeError(answer.summary)
-        webhooks.record_attempt(self.store, row.recipient, True, answer.summary)
+        if endpoint["failures_in_a_row"] or endpoint["last_status"] != answer.summary:
+            webhooks.record_attempt(self.store, row.recipient, True, answer.summary)
         return Sent()
 
     def _failed(self, endpoint_id: str, why: str) -> None:

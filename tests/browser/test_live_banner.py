@@ -9,14 +9,24 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import THREAD_PATH, Server, shot
-from workers.seed import DEMO_KEY
+from tests.browser.conftest import Server, shot
 
 pytestmark = pytest.mark.browser
 
+# A thread of these tests' own: the others count the demo thread's comments.
+KEY = "live-updates"
+THREAD_PATH = f"/t/{KEY}"
+
+
+@pytest.fixture(scope="module")
+def live_thread(server: Server) -> str:
+    server.discuss("open-thread", "Live updates", "--key", KEY)
+    server.discuss("catch-up")
+    return KEY
+
 
 def _post(server: Server, token: str, text: str, parent_id: str | None = None) -> str:
-    thread = requests.get(f"{server.url}/api/v1/threads/by-key/{DEMO_KEY}", timeout=10).json()
+    thread = requests.get(f"{server.url}/api/v1/threads/by-key/{KEY}", timeout=10).json()
     body = {"text": text, **({"parent_id": parent_id} if parent_id else {})}
     response = requests.post(
         f"{server.url}/api/v1/threads/{thread['thread']['id']}/comments",
@@ -28,8 +38,11 @@ def _post(server: Server, token: str, text: str, parent_id: str | None = None) -
     return response.json()["comment"]
 
 
-def test_new_comments_banner_shows_them_in_place_without_reload(page: Page, server: Server):
+def test_new_comments_banner_shows_them_in_place_without_reload(
+    page: Page, server: Server, live_thread: str
+):
     token = server.register("Live Writer")
+    _post(server, token, "the first comment, there before the page")
     page.goto(THREAD_PATH)
     page.evaluate("() => { window.__sameDocument = true; }")
     first = page.locator("li.comment[data-number='1']")
@@ -52,7 +65,7 @@ def test_new_comments_banner_shows_them_in_place_without_reload(page: Page, serv
     assert page.locator(f"#c-{top}").count() == 1
 
 
-def test_without_javascript_the_page_works_unchanged(new_context, server: Server):
+def test_without_javascript_the_page_works_unchanged(new_context, server: Server, live_thread):
     page = new_context(java_script_enabled=False).new_page()
     token = server.register("Quiet Writer")
     page.goto(THREAD_PATH)
