@@ -80,6 +80,7 @@ class Hub:
         self._count = 0
         self._memo: OrderedDict[tuple, Future] = OrderedDict()
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._started = False
@@ -149,14 +150,16 @@ class Hub:
         self._wake.set()
 
     def start(self) -> None:
-        with self._lock:
+        """Once: read the position, then follow. Streams that arrive meanwhile wait for
+        the position (one read as 0 would replay the thread from its beginning)."""
+        with self._start_lock:
             if self._started:
                 return
+            self.position = self.query(live_events.served_position)
+            threading.Thread(target=self._follow, name="live-hub", daemon=True).start()
+            if self.redis_url:
+                threading.Thread(target=self._listen, name="live-hub-redis", daemon=True).start()
             self._started = True
-        self.position = self.query(live_events.served_position)
-        threading.Thread(target=self._follow, name="live-hub", daemon=True).start()
-        if self.redis_url:
-            threading.Thread(target=self._listen, name="live-hub-redis", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
