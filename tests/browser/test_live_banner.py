@@ -5,6 +5,8 @@ JavaScript off the page is the same as before, without the banner."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from playwright.sync_api import Page, expect
@@ -38,11 +40,20 @@ def _post(server: Server, token: str, text: str, parent_id: str | None = None) -
     return response.json()["comment"]
 
 
+def _settled(server: Server, comment_id: str) -> None:
+    """The POST answers before the read models have its comment: wait as a client would."""
+    deadline = time.monotonic() + 10
+    url = f"{server.url}/api/v1/comments/{comment_id}"
+    while requests.get(url, timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the comment never reached the read models"
+        time.sleep(0.1)
+
+
 def test_new_comments_banner_shows_them_in_place_without_reload(
     page: Page, server: Server, live_thread: str
 ):
     token = server.register("Live Writer")
-    _post(server, token, "the first comment, there before the page")
+    _settled(server, _post(server, token, "the first comment, there before the page"))
     page.goto(THREAD_PATH)
     page.evaluate("() => { window.__sameDocument = true; }")
     first = page.locator("li.comment[data-number='1']")
@@ -71,5 +82,6 @@ def test_without_javascript_the_page_works_unchanged(new_context, server: Server
     page.goto(THREAD_PATH)
     assert page.locator(".live-banner").count() == 0
     posted = _post(server, token, "seen after a reload")
+    _settled(server, posted)
     page.reload()
     expect(page.locator(f"#c-{posted}")).to_contain_text("seen after a reload")
