@@ -19,8 +19,8 @@ import smtplib
 import time
 from email.message import EmailMessage
 
-from bench.common import fmt_table, nproc, percentile
-from bench.stores import temp_store
+from common import fmt_table, nproc, percentile
+from stores import temp_store
 
 
 def main() -> None:

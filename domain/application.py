@@ -39,6 +39,7 @@ from domain.model import (
     OPERATOR,
     OPERATOR_ID,
     ROLES,
+    STILL_PENDING,
     Actor,
     Author,
     Comment,
@@ -262,9 +263,12 @@ class Discussions(EmailAccounts, Application[UUID]):
         comment_id: UUID | None = None,
         at: datetime | None = None,
         author_id: UUID | None = None,
+        held_by: list[str] | None = None,
     ) -> Posted:
         """Post a comment or a reply. `author_id` differs from the actor only for the
-        operator (imports); `comment_id` and `at` are for imports too."""
+        operator (imports); `comment_id` and `at` are for imports too. `held_by`: the
+        moderation rules that fired (web/moderation_gate.py), or e.g. "imported-pending":
+        the comment is saved held for review, in the same write."""
         actor = self.actor(actor_id)
         if author_id is not None and author_id != actor_id:
             actor.check_moderator("post in another author's name")
@@ -285,7 +289,7 @@ class Discussions(EmailAccounts, Application[UUID]):
                     f"no comment with id {parent_id} in this thread to reply to",
                     field="parent_id",
                 )
-            parent.check_live()
+            parent.check_repliable()
         if comment_id is None:
             comment_id = (
                 Comment.id_for_client_key(thread_id, author_id, client_key)
@@ -303,6 +307,8 @@ class Discussions(EmailAccounts, Application[UUID]):
             at=at,
             actor_id=actor_id,
         )
+        if held_by:
+            comment.hold(held_by, actor, at=at)
         try:
             position = self._save(comment, keys=[key])
         except IntegrityError:
@@ -345,7 +351,10 @@ class Discussions(EmailAccounts, Application[UUID]):
         expected_version: int | None = None,
         reason: str | None = None,
         at: datetime | None = None,
+        held_by: list[str] | None = None,
     ) -> Changed:
+        """`held_by`: as for `post_comment`; an edit of a comment awaiting review is
+        held too (the new revision replaces the one under review)."""
         actor = self.actor(actor_id)
         comment = self.get_comment(comment_id)
         if expected_version is not None and expected_version != comment.version:
@@ -359,8 +368,53 @@ class Discussions(EmailAccounts, Application[UUID]):
         reason = clean_reason(reason, required=False)
         self.get_thread(comment.thread_id).check_open()
         key = self._next_key(comment)
+        was_pending = comment.awaiting_review
         comment.edit(key.seal(text), actor, key.seal(reason), at=at)
+        if held_by or was_pending:
+            comment.hold(list(held_by or [STILL_PENDING]), actor, at=at)
         return self._changed(comment, key)
+
+    # ---- review (issue 13) ---------------------------------------------------------
+
+    def approve_comment(
+        self,
+        actor_id: UUID,
+        comment_id: UUID,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> Changed:
+        """Approve the revision awaiting review (and any before it). NotPending (409)
+        if nothing awaits review."""
+        actor = self.actor(actor_id)
+        actor.check_moderator("approve a comment")
+        comment = self.get_comment(comment_id)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.approve(actor, key.seal(reason), at=at)
+        return self._changed(comment, key)
+
+    def reject_comment(
+        self,
+        actor_id: UUID,
+        comment_id: UUID,
+        reason: str | None = None,
+        at: datetime | None = None,
+    ) -> Changed:
+        """Reject the revision awaiting review: readers keep the last approved one."""
+        actor = self.actor(actor_id)
+        actor.check_moderator("reject a comment")
+        comment = self.get_comment(comment_id)
+        reason = clean_reason(reason, required=False)
+        key = self._next_key(comment, reason)
+        comment.reject(actor, key.seal(reason), at=at)
+        return self._changed(comment, key)
+
+    def switch_premoderation(self, actor_id: UUID, thread_id: UUID, on: bool) -> Changed:
+        """Hold every new comment and edit in the thread for review (or stop)."""
+        actor = self.actor(actor_id)
+        thread = self.get_thread(thread_id)
+        thread.switch_premoderation(on, actor)
+        return self._changed(thread)
 
     def retract_comment(
         self,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain import tokens
-from domain.errors import DomainError, InvalidInput, InvalidTransition
+from domain.errors import DomainError, InvalidInput, InvalidTransition, PermissionDenied
 from domain.links import InvalidLink, LinkSigner
 from domain.model import Author
 
@@ -36,6 +36,7 @@ ADDRESS = re.compile(r"^[^@\s\x00-\x1f\x7f<>,;:\"]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z
 
 VERIFY, SIGN_IN, UNSUBSCRIBE = "verify-email", "sign-in", "unsubscribe"
 ALL_THREADS = "all"
+REVIEWS = "reviews"  # the unsubscribe scope of "awaiting review" mails
 
 
 class EmailNotConfigured(InvalidInput):
@@ -86,7 +87,7 @@ class EmailAccounts:
         return self._signer().sign(SIGN_IN, author_id, version, expires=expires.timestamp())
 
     def unsubscribe_token(self, author_id: UUID | str, scope: str, at: datetime) -> str:
-        """`scope`: a thread id, or ALL_THREADS."""
+        """`scope`: a thread id, ALL_THREADS, or REVIEWS."""
         return self._signer().sign(
             UNSUBSCRIBE, author_id, scope, expires=_expiry(at, UNSUBSCRIBE_SECONDS)
         )
@@ -214,11 +215,26 @@ class EmailAccounts:
         )
         return self._changed(author)
 
+    def set_review_notifications(self, author_id: UUID, on: bool):
+        """Moderators: mail me every comment held for review."""
+        author = self.get_author(author_id)
+        if not author.is_moderator:
+            raise PermissionDenied("only moderators review held comments")
+        if author.notify_reviews == on:
+            return self._unchanged(author)
+        author.trigger_event(Author.ReviewNotificationsChanged, on=on)
+        return self._changed(author)
+
     def unsubscribe(self, token: str):
         """The one-click link of a reply mail (RFC 8058): replies off in that thread, or
         everywhere. Already off: nothing recorded."""
         author_id, scope = self._open(UNSUBSCRIBE, token, 2)
         author = self._linked_author(author_id)
+        if scope == REVIEWS:
+            if not author.notify_reviews:
+                return self._unchanged(author)
+            author.trigger_event(Author.ReviewNotificationsChanged, on=False)
+            return self._changed(author)
         if scope == ALL_THREADS:
             if not author.notify_replies and not any(author.thread_replies.values()):
                 return self._unchanged(author)

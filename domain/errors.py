@@ -100,3 +100,23 @@ class VersionConflict(DomainError):
     def __init__(self, message: str, current_version: int | None = None):
         super().__init__(message)
         self.current_version = current_version
+
+
+class NotPending(DomainError):
+    """Approving or rejecting what is not awaiting review (issue 13)."""
+
+
+class AwaitingReview(DomainError):
+    """The comment is held for review: it cannot be replied to yet."""
+
+
+class CommentRejected(DomainError):
+    """The comment was rejected by a moderator: it cannot be changed."""
+
+
+class Refused(InvalidInput):
+    """A moderation rule refused the text (domain/moderation_rules.py); `rule` names it."""
+
+    def __init__(self, message: str, rule: str, field: str | None = "text"):
+        super().__init__(message, field=field)
+        self.rule = rule

@@ -15,10 +15,13 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import (
+    AwaitingReview,
     CommentErased,
     CommentHidden,
+    CommentRejected,
     CommentRetracted,
     InvalidTransition,
+    NotPending,
     PermissionDenied,
     RevisionNotFound,
     ThreadLocked,
@@ -34,6 +37,13 @@ ROLES = (MEMBER, MODERATOR)
 VISIBLE = "visible"
 RETRACTED = "retracted"
 HIDDEN = "hidden"
+
+# Review (issue 13): a held revision is pending until a moderator approves or rejects it.
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+# The rule named when an edit lands on a comment that is awaiting review already.
+STILL_PENDING = "awaiting-review"
 
 # Why something was erased: a fixed list, shown publicly in the erasure ledger (a free
 # text would itself be personal content that could not be forgotten).
@@ -80,6 +90,7 @@ class Author(Aggregate):
         self.notify_replies = False
         self.notify_digest = False
         self.thread_replies: dict[str, bool] = {}
+        self.notify_reviews = False
 
     def erase(self, basis: str, actor_id: UUID, at: datetime | None = None) -> bool:
         """False if the author was erased already (erasing twice changes nothing)."""
@@ -178,6 +189,14 @@ class Author(Aggregate):
             else:
                 author.thread_replies[str(self.thread_id)] = self.replies
 
+    class ReviewNotificationsChanged(Aggregate.Event):
+        """A moderator: mail me comments held for review (on), or not."""
+
+        on: bool
+
+        def apply(self, author: Author) -> None:
+            author.notify_reviews = self.on
+
     def wants_replies(self, thread_id: UUID | str) -> bool:
         """Mail this author replies to their comments in this thread?"""
         chosen = self.thread_replies.get(str(thread_id))
@@ -212,12 +231,28 @@ class Thread(Aggregate):
         def apply(self, thread: Thread) -> None:
             thread.locked = False
 
+    class PremoderationSwitched(Aggregate.Event):
+        """Every new comment and edit in the thread is held for review (on), or not."""
+
+        on: bool
+        actor_id: UUID
+
+        def apply(self, thread: Thread) -> None:
+            thread.premoderated = self.on
+
     def __init__(self, title: str, body: str | None, key: str | None, actor_id: UUID):
         self.title = title
         self.body = body
         self.key = key
         self.opened_by = actor_id
         self.locked = False
+        self.premoderated = False
+
+    def switch_premoderation(self, on: bool, actor: Actor, at: datetime | None = None) -> None:
+        actor.check_moderator("switch a thread's pre-moderation")
+        if getattr(self, "premoderated", False) == on:
+            raise InvalidTransition(f"pre-moderation is {'on' if on else 'off'} already")
+        self.trigger_event(self.PremoderationSwitched, on=on, actor_id=actor.id, timestamp=at)
 
     @staticmethod
     def id_for_key(key: str) -> UUID:
@@ -281,6 +316,49 @@ class Comment(Aggregate):
         def apply(self, comment: Comment) -> None:
             comment.text = self.text
             comment.revisions.append(self.originator_version)
+            if comment.pending_revision is None and comment.published_revision is not None:
+                comment.published_revision = self.originator_version
+
+    class Held(Aggregate.Event):
+        """Revision `revision` awaits review: the rules that fired, by name. Readers
+        keep seeing `shown_revision` (None: the comment was never approved, so
+        readers see nothing of it)."""
+
+        thread_id: UUID
+        revision: int
+        rules: list[str]
+        shown_revision: int | None
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.pending_revision = self.revision
+            comment.published_revision = self.shown_revision
+
+    class Approved(Aggregate.Event):
+        """A moderator approved every pending revision up to `revision`."""
+
+        thread_id: UUID
+        revision: int
+        reason: str | None  # sealed
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.pending_revision = None
+            comment.published_revision = self.revision
+
+    class Rejected(Aggregate.Event):
+        """A moderator rejected every pending revision up to `revision`; readers keep
+        the last approved revision (none: the comment stays unseen, like a hidden one)."""
+
+        thread_id: UUID
+        revision: int
+        reason: str | None  # sealed
+        actor_id: UUID
+
+        def apply(self, comment: Comment) -> None:
+            comment.pending_revision = None
+            if comment.published_revision is None:
+                comment.rejected = True
 
     class Retracted(Aggregate.Event):
         thread_id: UUID
@@ -372,6 +450,11 @@ class Comment(Aggregate):
         self.suppressed: dict[int, tuple[bool, bool]] = {}
         # Versions that carry a text (posted, edited): the revisions.
         self.revisions: list[int] = [1]
+        # Review: the revision readers see (None: none approved yet), the one awaiting
+        # review, and whether a never-approved comment was rejected.
+        self.published_revision: int | None = 1
+        self.pending_revision: int | None = None
+        self.rejected = False
 
     @staticmethod
     def id_for_client_key(thread_id: UUID, author_id: UUID, client_key: str) -> UUID:
@@ -417,6 +500,75 @@ class Comment(Aggregate):
             raise CommentErased("the comment has been erased")
         if self.state == RETRACTED:
             raise CommentRetracted("the comment has been retracted")
+
+    @property
+    def awaiting_review(self) -> bool:
+        return getattr(self, "pending_revision", None) is not None
+
+    @property
+    def unpublished(self) -> bool:
+        """Never approved (held from its first revision): readers see nothing of it."""
+        return getattr(self, "published_revision", 1) is None
+
+    def check_repliable(self) -> None:
+        self.check_live()
+        if self.unpublished:
+            raise AwaitingReview("the comment is awaiting review: it cannot be replied to yet")
+
+    def hold(self, rules: list[str], actor: Actor, at: datetime | None = None) -> None:
+        """Hold the latest revision for review (a rule fired, or an import brought it
+        in pending). Called right after the post or edit that made the revision."""
+        if not rules:
+            raise InvalidTransition("a hold names the rule(s) that fired")
+        revision = self.revisions[-1]
+        if self.pending_revision == revision:
+            raise InvalidTransition(f"revision {revision} is held already")
+        shown = self.published_revision
+        if shown == revision:  # published by the post or edit just made: not yet
+            earlier = [r for r in self.revisions if r < revision]
+            shown = self._last_published if earlier else None
+        self.trigger_event(
+            self.Held,
+            thread_id=self.thread_id,
+            revision=revision,
+            rules=[str(r) for r in rules],
+            shown_revision=shown,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+
+    def approve(self, actor: Actor, reason: str | None, at: datetime | None = None) -> int:
+        actor.check_moderator("approve a comment")
+        revision = self._check_pending()
+        self.trigger_event(
+            self.Approved,
+            thread_id=self.thread_id,
+            revision=revision,
+            reason=reason,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+        return revision
+
+    def reject(self, actor: Actor, reason: str | None, at: datetime | None = None) -> int:
+        actor.check_moderator("reject a comment")
+        revision = self._check_pending()
+        self.trigger_event(
+            self.Rejected,
+            thread_id=self.thread_id,
+            revision=revision,
+            reason=reason,
+            actor_id=actor.id,
+            timestamp=at,
+        )
+        return revision
+
+    def _check_pending(self) -> int:
+        if self.erased:
+            raise CommentErased("the comment has been erased")
+        if self.pending_revision is None:
+            raise NotPending("the comment is not awaiting review")
+        return self.pending_revision
 
     def check_revision(self, revision: int) -> None:
         if revision not in self.revisions:
@@ -513,6 +665,9 @@ class Comment(Aggregate):
         self.check_live()
         if self.state == HIDDEN and not actor.is_moderator:
             raise CommentHidden("the comment is hidden by a moderator and cannot be edited")
+        if getattr(self, "rejected", False):
+            raise CommentRejected("the comment was rejected by a moderator and cannot be edited")
+        self._last_published = self.published_revision
         self.trigger_event(
             self.Edited,
             thread_id=self.thread_id,

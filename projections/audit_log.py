@@ -38,6 +38,8 @@ MODERATION_TYPES = (
     "Comment.Restored",
     "Comment.RevisionSuppressed",
     "Comment.RevisionUnsuppressed",
+    "Comment.Approved",
+    "Comment.Rejected",
 )
 ERASURES = (Comment.Erased, Comment.RevisionErased, Author.Erased)
 ERASURE_TYPES = history.ERASURE_TYPES
@@ -111,6 +113,17 @@ def summarize(event: Any) -> tuple[str, str]:
         base = f"suppressed the {parts} of revision {event.revision} of comment {cid}"
     elif isinstance(event, Comment.RevisionUnsuppressed):
         base = f"restored revision {event.revision} of comment {cid} (no longer suppressed)"
+    elif isinstance(event, Comment.Held):
+        base = (
+            f"held revision {event.revision} of comment {cid} for review"
+            f" (rules: {', '.join(event.rules)})"
+        )
+    elif isinstance(event, Comment.Approved):
+        base = f"approved revision {event.revision} of comment {cid}"
+    elif isinstance(event, Comment.Rejected):
+        base = f"rejected revision {event.revision} of comment {cid}"
+    elif isinstance(event, Thread.PremoderationSwitched):
+        base = f"switched pre-moderation {'on' if event.on else 'off'}"
     elif kind == "ImportRun.Recorded":
         base = f"recorded an import of {event.file_name!r} ({event.source_format})"
     else:

@@ -28,7 +28,14 @@ from projections.visibility import RECORD, CommentDecisions, Opening, Verdict, V
 
 FORMAT = "discuss-author-export/1"
 TEXT_KINDS = ("posted", "edited")
-MODERATION_KINDS = ("hidden", "restored", "revision_suppressed", "revision_unsuppressed")
+MODERATION_KINDS = (
+    "hidden",
+    "restored",
+    "revision_suppressed",
+    "revision_unsuppressed",
+    "approved",
+    "rejected",
+)
 ERASURE_KINDS = ("erased", "revision_erased")
 REVISION_KINDS = ("revision_erased", "revision_suppressed", "revision_unsuppressed")
 CHUNK = 500

@@ -17,14 +17,15 @@ from projections.outbox import Channel, Outbox
 from projections.webhook_channel import WebhookChannel
 
 
-def all_channels(app: Any, settings: Settings) -> list[Channel]:
-    return [MailChannel(app, settings.digest_minutes), WebhookChannel()]
+def all_channels(app: Any, settings: Settings, projections: Engine | None = None) -> list[Channel]:
+    """`projections`: the read models' engine, for channels that look up recipients."""
+    return [MailChannel(app, settings.digest_minutes, projections), WebhookChannel()]
 
 
 def build_outbox(app: Any, settings: Settings | Database, projections: Engine) -> Outbox:
     """The outbox of `app`, sharing the projection engine's view store and decoded log."""
     settings = Settings.of(settings)
-    engine = Engine(app, projections.store, all_channels(app, settings))
+    engine = Engine(app, projections.store, all_channels(app, settings, projections))
     engine.log = engine.applier.log = projections.log  # read and decode the log once
     return Outbox(
         engine,

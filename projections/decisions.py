@@ -2,7 +2,8 @@
 
 Sparse on purpose: a comment has a row only once something was decided about it
 (retracted, hidden, restored, erased), a revision only once it was suppressed or
-erased, an author only once erased. Most comments have none, so the policy's lookup
+erased, or held for review (issue 13: pending, then approved or rejected), an author
+only once erased. Most comments have none, so the policy's lookup
 for a page finds nothing in one indexed query. Reasons stay sealed here (and are
 opened, or not, by the policy); the basis of an erasure is one of a fixed list.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.model import HIDDEN, RETRACTED, VISIBLE, Author, Comment
+from domain.model import APPROVED, HIDDEN, PENDING, REJECTED, RETRACTED, VISIBLE, Author, Comment
 from projections.db import Sql
 from projections.engine import Projection, Tables, handles, iso
 
@@ -44,6 +45,21 @@ class Decisions(Projection):
             erased_at TEXT,
             erased_by TEXT,
             erased_basis TEXT,
+            position BIGINT NOT NULL,
+            PRIMARY KEY (comment_id, revision))""",
+        # One row per revision held for review; `shown_revision` is what readers see
+        # meanwhile (NULL: nothing, the comment was never approved).
+        "reviews": """CREATE TABLE IF NOT EXISTS {reviews} (
+            comment_id TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            thread_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            shown_revision INTEGER,
+            held_at TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT,
+            reason TEXT,
             position BIGINT NOT NULL,
             PRIMARY KEY (comment_id, revision))""",
         "authors": """CREATE TABLE IF NOT EXISTS {authors} (
@@ -156,6 +172,51 @@ class Decisions(Projection):
             " position = ? WHERE comment_id = ? AND revision = ?",
             (iso(e.timestamp), str(e.actor_id), e.basis, pos, str(e.originator_id), e.revision),
         )
+
+    # ---- review (issue 13) -----------------------------------------------------------
+
+    @handles(Comment.Held)
+    def held(self, sql: Sql, t: Tables, e: Comment.Held, pos: int) -> None:
+        sql.execute(
+            f"INSERT INTO {t.reviews} (comment_id, revision, thread_id, state, rules,"
+            " shown_revision, held_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (comment_id, revision) DO NOTHING",
+            (
+                str(e.originator_id),
+                e.revision,
+                str(e.thread_id),
+                PENDING,
+                ",".join(e.rules),
+                e.shown_revision,
+                iso(e.timestamp),
+                pos,
+            ),
+        )
+
+    def _decided(self, sql: Sql, t: Tables, e: Any, pos: int, state: str) -> None:
+        # Deciding the latest pending revision decides every pending one before it.
+        sql.execute(
+            f"UPDATE {t.reviews} SET state = ?, decided_at = ?, decided_by = ?, reason = ?,"
+            " position = ? WHERE comment_id = ? AND state = ? AND revision <= ?",
+            (
+                state,
+                iso(e.timestamp),
+                str(e.actor_id),
+                e.reason,
+                pos,
+                str(e.originator_id),
+                PENDING,
+                e.revision,
+            ),
+        )
+
+    @handles(Comment.Approved)
+    def approved(self, sql: Sql, t: Tables, e: Comment.Approved, pos: int) -> None:
+        self._decided(sql, t, e, pos, APPROVED)
+
+    @handles(Comment.Rejected)
+    def rejected(self, sql: Sql, t: Tables, e: Comment.Rejected, pos: int) -> None:
+        self._decided(sql, t, e, pos, REJECTED)
 
     # ---- authors -------------------------------------------------------------------
 

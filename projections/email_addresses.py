@@ -23,6 +23,10 @@ class EmailAddresses(Projection):
             digest TEXT NOT NULL,
             verified INTEGER NOT NULL DEFAULT 0,
             position BIGINT NOT NULL)""",
+        # Moderators who want "awaiting review" mails (only moderators can opt in).
+        "reviewers": """CREATE TABLE IF NOT EXISTS {reviewers} (
+            author_id TEXT PRIMARY KEY,
+            position BIGINT NOT NULL)""",
     }
     read_indexes = ["CREATE INDEX IF NOT EXISTS {addresses}_digest ON {addresses} (digest)"]
 
@@ -45,6 +49,31 @@ class EmailAddresses(Projection):
     @handles(Author.EmailAddressRemoved, Author.Erased)
     def removed(self, sql: Sql, t: Tables, e: Any, pos: int) -> None:
         sql.execute(f"DELETE FROM {t.addresses} WHERE author_id = ?", (str(e.originator_id),))
+        if isinstance(e, Author.Erased):
+            sql.execute(f"DELETE FROM {t.reviewers} WHERE author_id = ?", (str(e.originator_id),))
+
+    @handles(Author.ReviewNotificationsChanged)
+    def reviews(self, sql: Sql, t: Tables, e: Any, pos: int) -> None:
+        sql.execute(f"DELETE FROM {t.reviewers} WHERE author_id = ?", (str(e.originator_id),))
+        if e.on:
+            sql.execute(
+                f"INSERT INTO {t.reviewers} (author_id, position) VALUES (?, ?)",
+                (str(e.originator_id), pos),
+            )
+
+
+def reviewers(engine: Any) -> list[str]:
+    """Moderators who asked for "awaiting review" mails and have a verified address."""
+    t = engine.tables("email_addresses")
+    rows = (
+        engine.store.reader()
+        .execute(
+            f"SELECT r.author_id AS author_id FROM {t.reviewers} r JOIN {t.addresses} a"
+            " ON a.author_id = r.author_id WHERE a.verified = 1 ORDER BY r.author_id"
+        )
+        .all()
+    )
+    return [r["author_id"] for r in rows]
 
 
 def authors_with_address(engine: Any, digest: str) -> list[str]:

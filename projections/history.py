@@ -41,7 +41,14 @@ from projections.visibility import (
 
 TEXT_KINDS = ("posted", "edited")
 STATE_KINDS = ("retracted", "hidden", "restored")
-MODERATION_KINDS = ("hidden", "restored", "revision_suppressed", "revision_unsuppressed")
+MODERATION_KINDS = (
+    "hidden",
+    "restored",
+    "revision_suppressed",
+    "revision_unsuppressed",
+    "approved",
+    "rejected",
+)
 ERASURE_KINDS = ("erased", "revision_erased")
 SUPPRESSION_PARTS = ("text", "edit_reason")
 # The audit log's event types, as the revisions projection names them.
@@ -55,6 +62,9 @@ KIND_OF_TYPE = {
     "Comment.RevisionErased": "revision_erased",
     "Comment.RevisionSuppressed": "revision_suppressed",
     "Comment.RevisionUnsuppressed": "revision_unsuppressed",
+    "Comment.Held": "held",
+    "Comment.Approved": "approved",
+    "Comment.Rejected": "rejected",
 }
 ERASURE_TYPES = ("Comment.Erased", "Comment.RevisionErased", "Author.Erased")
 REVISION_DECISION_TYPES = (
@@ -303,6 +313,9 @@ def _state(rows: list[dict], d: CommentDecisions | None) -> str:
     state (a comment retracted while hidden is retracted, and stays withheld as hidden)."""
     if d is not None and d.erased:
         return "erased"
+    review = d.review if d is not None and d.reviews else None
+    if review is not None:  # never approved: pending or rejected (issue 13)
+        return review[0]
     state = "visible"
     for row in rows:
         if row["kind"] in STATE_KINDS:
@@ -408,6 +421,7 @@ def comment_history(
     check_policy(head, viewer, restricted=restricted)
     record = _Record(engine, rows, viewer)
     verdict = record.comment_verdict
+    _check_known(record, comment_id)
     return {
         "comment_id": comment_id,
         "thread_id": rows[0]["thread_id"],
@@ -422,6 +436,13 @@ def comment_history(
 
 
 # ---- diffs ------------------------------------------------------------------------------
+
+
+def _check_known(record: _Record, comment_id: str) -> None:
+    """A comment awaiting review before it was ever approved does not exist for
+    readers (no placeholder anywhere): its record is unknown to them too."""
+    if record.comment_verdict.why == "pending":
+        raise UnknownComment(f"no comment with id {comment_id}")
 
 
 def _refusal(version: int, verdict: Verdict) -> HistoryError:
@@ -446,6 +467,7 @@ def comment_diff(
     rows = _rows(engine, comment_id)
     head = CommentHead(comment_id, rows[0]["thread_id"], rows[0]["actor_id"], 0, 0)
     check_policy(head, viewer, restricted=restricted)
+    _check_known(_Record(engine, rows, viewer), comment_id)
     by_version = {r["version"]: r for r in rows}
     texts = [r for r in rows if r["kind"] in TEXT_KINDS]
 

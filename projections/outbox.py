@@ -17,11 +17,14 @@ API (for every outward channel: email, webhooks, …):
                    yield Delivery(recipient=endpoint_id, kind="comment.posted",
                                   payload={"comment_id": str(event.originator_id)})
 
-2. Register the channel in `workers/delivery.py` (`all_channels`) with its `Sender`:
-   an object with `channel` (the channel's name) and `send(rows) -> Sent | Dropped`
-   (raise to retry). `rows` are `Queued` rows: one, or several of one recipient that
-   share a `batch` key (a digest). `rows[0].key` — "<channel>:<position>:<recipient>"
-   — is the idempotency key to give the receiver (a Message-ID, a webhook-id).
+2. Register the channel in projections/channels.py (`all_channels`) and its sender in
+   workers/delivery.py (`senders_for`): an object with `channel` (the channel's name),
+   `send(rows) -> Sent | Dropped` (raise to retry), optionally `prepare(rows)` (load
+   what the next chunk of deliveries needs at once), `close()` (end of a round) and
+   `configured` (False: not run, its rows wait). `rows` are `Queued` rows: one, or
+   several of one recipient that share a `batch` key (a digest). `rows[0].key`
+   — "<channel>:<position>:<recipient>" — is the idempotency key to give the
+   receiver (a Message-ID, a webhook-id).
 
 3. `Outbox(engine)` (built once per process by workers/bootstrap.py) does the rest:
    - `catch_up()`: each channel reads the log after its tracked position and, in ONE
@@ -227,6 +230,20 @@ class Outbox:
             return []  # no tracking tables yet
         return [r["name"] for r in rows]
 
+    def skip_to_head(self) -> int:
+        """Channels move to the log's head without queueing anything: after importing a
+        history (`discuss import-history`), whose mails its old store sent already."""
+        head = self.engine.app.head_position()
+        with self.store.transaction() as sql:
+            for name in sorted(self.channels):
+                self.engine.tracking.lock(sql, name, 1)
+                sql.execute(
+                    "UPDATE projection_tracking SET position = ? WHERE name = ?"
+                    " AND generation = 1 AND position < ?",
+                    (head, name, head),
+                )
+        return head
+
     def catch_up(self, page_size: int = 500) -> tuple[dict[str, int], dict[str, Exception]]:
         return self.engine.catch_up_many(page_size=page_size)
 
@@ -239,6 +256,7 @@ class Outbox:
         lease = iso(now + timedelta(seconds=self.lease_seconds))
         skip = " FOR UPDATE SKIP LOCKED" if self.store.postgres else ""
         with self.store.transaction() as sql:
+            self._relaxed(sql)
             rows = sql.execute(
                 "SELECT * FROM outbox WHERE channel = ? AND state = 'pending' AND due_at <= ?"
                 f" ORDER BY due_at, position LIMIT ?{skip}",
@@ -285,9 +303,19 @@ class Outbox:
                 batches.setdefault((row.recipient, row.batch), []).append(row)
         return out + list(batches.values())
 
+    def _relaxed(self, sql: Sql) -> None:
+        """PostgreSQL: this transaction's commit does not wait for the WAL flush (like a
+        projection's page, projections/tracking.py). A server crash right after could
+        lose the outcome (the delivery is then made again: at least once still holds)
+        or a lease. A channel's page may be lost the same way, its queued rows together
+        with its position, so they are queued again from the log: never lost."""
+        if self.store.postgres:
+            sql.execute("SELECT set_config('synchronous_commit', 'off', true)")
+
     def _finish(self, rows: Sequence[Queued], state: str, error: str | None) -> None:
         now = iso(_now())
         with self.store.transaction() as sql:
+            self._relaxed(sql)
             sql.executemany(
                 "UPDATE outbox SET state = ?, done_at = ?, last_error = ?"
                 " WHERE channel = ? AND position = ? AND recipient = ? AND state = 'pending'",

@@ -142,6 +142,7 @@ def _comment(
     viewer: Viewer,
     decided: CommentDecisions | None,
     opening: Opening,
+    stable: dict[tuple[str, int], str | None] | None = None,
 ) -> dict[str, Any]:
     """One comment node: the row as it was at the view's point (live: now), with what
     is withheld today withheld (projections/visibility.py decides)."""
@@ -165,6 +166,14 @@ def _comment(
         author_id = name = None
     if not verdict.shown:
         text, placeholder = None, verdict.note
+        # An edit awaiting review (or rejected): readers keep the approved revision.
+        shown = decided.readers_revision(row.get("text_version")) if decided else None
+        if verdict.why in ("pending", "rejected") and shown is not None:
+            again = visibility.text_verdict(decided, viewer, author_id, shown, visibility.THREAD)
+            if again.shown:
+                text, placeholder = (stable or {}).get((row["comment_id"], shown)), None
+            else:
+                placeholder = again.note
     text, unavailable = opening.text(text)
     if unavailable:
         placeholder = visibility.UNAVAILABLE_NOTE
@@ -214,6 +223,9 @@ class _Presenter:
         self.hidden = _hidden_texts(source, rows, req.moderator)
         self.decided = visibility.decisions_for(engine, [r["comment_id"] for r in rows])
         self.opening = Opening(engine)
+        self.stable = _stable_texts(engine, rows, self.decided)
+        for value in self.stable.values():
+            self.opening.want(value)
         for row in rows:
             for value in (row["text"], row["author_name"], row["state_reason"]):
                 self.opening.want(value)
@@ -222,10 +234,45 @@ class _Presenter:
             self.opening.want(kept["author_name"])
         self.opening.run()
 
+    def absent(self, row: dict) -> bool:
+        """Held for review and never approved (today): out of every page. The rows leave
+        it out already, except between the post and its hold (one write, two events)."""
+        d = self.decided.get(row["comment_id"])
+        return d is not None and bool(d.reviews) and d.review is not None
+
     def node(self, row: dict) -> dict[str, Any]:
         return _comment(
-            row, self.hidden, self.viewer, self.decided.get(row["comment_id"]), self.opening
+            row,
+            self.hidden,
+            self.viewer,
+            self.decided.get(row["comment_id"]),
+            self.opening,
+            self.stable,
         )
+
+
+def _stable_texts(
+    engine: Any, rows: list[dict], decided: dict[str, CommentDecisions]
+) -> dict[tuple[str, int], str | None]:
+    """The (sealed) texts of the revisions readers see in place of edits awaiting review
+    or rejected (issue 13): a query only when the page has such a comment."""
+    wanted = []
+    for row in rows:
+        d = decided.get(row["comment_id"])
+        if d is not None and d.reviews:
+            shown = d.readers_revision(row.get("text_version"))
+            if shown is not None and shown != row.get("text_version"):
+                wanted.append((row["comment_id"], shown))
+    if not wanted:
+        return {}
+    rv = engine.tables("revisions").revisions
+    found: dict[tuple[str, int], str | None] = {}
+    sql = engine.store.reader()
+    for comment_id, version in wanted:
+        found[(comment_id, version)] = sql.execute(
+            f"SELECT text FROM {rv} WHERE comment_id = ? AND version = ?", (comment_id, version)
+        ).scalar()
+    return found
 
 
 class SqlRows:
@@ -369,12 +416,14 @@ def _nest(
     by_id: dict[str, dict] = {}
     result = []
     for row in tops:
+        if present.absent(row):
+            continue
         node = by_id[row["comment_id"]] = present.node(row)
         result.append(node)
     for row in descendants:
         parent = by_id.get(row["parent_id"])
-        if parent is None:
-            continue  # under a cut-off branch
+        if parent is None or present.absent(row):
+            continue  # under a cut-off branch (or awaiting review)
         if row["depth"] > max_depth or len(parent["replies"]) >= req.replies_limit:
             _mark_more(parent)
             continue

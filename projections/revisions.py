@@ -129,3 +129,17 @@ class Revisions(BatchProjection):
         self, page: _RevisionsPage, e: Comment.RevisionUnsuppressed, pos: int
     ) -> None:
         self._add(page, e, pos, "revision_unsuppressed", str(e.revision), e.reason)
+
+    # Review (issue 13): `text` names the revision concerned; a hold's `reason` is the
+    # names of the rules that fired (public words of the rule set, not personal).
+    @handles(Comment.Held)
+    def held(self, page: _RevisionsPage, e: Comment.Held, pos: int) -> None:
+        self._add(page, e, pos, "held", str(e.revision), None)
+
+    @handles(Comment.Approved)
+    def approved(self, page: _RevisionsPage, e: Comment.Approved, pos: int) -> None:
+        self._add(page, e, pos, "approved", str(e.revision), e.reason)
+
+    @handles(Comment.Rejected)
+    def rejected(self, page: _RevisionsPage, e: Comment.Rejected, pos: int) -> None:
+        self._add(page, e, pos, "rejected", str(e.revision), e.reason)

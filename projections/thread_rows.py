@@ -88,6 +88,16 @@ def record_of(
             record["revision"] = event.revision
         elif isinstance(event, (Comment.RevisionSuppressed, Comment.RevisionUnsuppressed)):
             record = {"kind": "revision_decided", "comment_id": cid, "version": version}
+        # Review (issue 13): a comment held before it was ever approved leaves the rows
+        # (readers see nothing, counts leave it out) until approved; a held edit keeps
+        # its row (the page shows readers the approved revision, projections/queries.py).
+        elif isinstance(event, Comment.Held):
+            record = {"kind": "held", "comment_id": cid, "version": version}
+            record["unpublished"] = event.shown_revision is None
+        elif isinstance(event, Comment.Approved):
+            record = {"kind": "approved", "comment_id": cid, "version": version}
+        elif isinstance(event, Comment.Rejected):
+            record = {"kind": "rejected", "comment_id": cid, "version": version}
         else:
             return None
     else:
@@ -122,6 +132,19 @@ class Rows(Protocol):
 
     def touch(self, thread_id: str, change: Touch) -> None:
         """An event in a thread (see `touch_row`)."""
+
+    def remove_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        """Take a comment's row out (the reverse of `add_comment`)."""
+
+    def stashed(self, comment_id: str) -> tuple[dict[str, Any], bool] | None:
+        """The row of a comment kept out of the rows while it awaits review, and
+        whether it is held itself (False: a reply waiting for its held parent)."""
+
+    def stash(self, comment_id: str, row: dict[str, Any] | None, held: bool = True) -> None:
+        """Keep (or, with None, drop) that row."""
+
+    def stashed_replies(self, parent_id: str) -> list[str]:
+        """Ids of stashed rows whose parent is `parent_id`."""
 
 
 @dataclass
@@ -190,10 +213,15 @@ def apply(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -> 
     if kind == "posted":
         _posted(rows, thread_id, record, position)
         return
+    if kind in _REVIEW_CHANGES:
+        rows.touch(thread_id, Touch(position, at, **_REVIEW_CHANGES[kind](rows, record, position)))
+        return
     row = rows.comment(record["comment_id"])
     visible = 0
     if row is not None:
         visible = _COMMENT_CHANGES[kind](rows, row, record, position)
+    else:
+        _change_stashed(rows, kind, record, position)
     rows.touch(thread_id, Touch(position, at, visible=visible))
 
 
@@ -209,10 +237,14 @@ def _posted(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -
     comment_id, parent_id = record["comment_id"], record["parent_id"]
     if rows.comment(comment_id) is not None:
         raise ValueError(f"comment {comment_id} posted twice")
+    waiting = False  # a reply to a comment awaiting review waits with it (imports)
     if parent_id is None:
         root_seq, depth, path, ancestors = position, 0, seq_key(position), []
     else:
         parent = rows.comment(parent_id)
+        if parent is None:
+            stashed = rows.stashed(parent_id)
+            parent, waiting = (stashed[0], True) if stashed is not None else (None, False)
         if parent is None:
             raise LookupError(f"parent {parent_id} of comment {comment_id} unknown")
         root_seq, depth = parent["root_seq"], parent["depth"] + 1
@@ -241,6 +273,10 @@ def _posted(rows: Rows, thread_id: str, record: dict[str, Any], position: int) -
         "descendant_count": 0,
         "last_position": position,
     }
+    if waiting:
+        rows.stash(comment_id, row, held=False)
+        rows.touch(thread_id, Touch(position, at))
+        return
     rows.add_comment(row, ancestors)
     rows.touch(thread_id, Touch(position, at, comments=1, visible=1, top_level=int(depth == 0)))
 
@@ -339,6 +375,103 @@ _COMMENT_CHANGES: dict[str, Callable[[Rows, dict, dict, int], int]] = {
     "revision_decided": _revision_decided,
 }
 
+# ---- review (issue 13) ---------------------------------------------------------------
+
+
+def _change_stashed(rows: Rows, kind: str, record: dict, position: int) -> None:
+    """A change to a comment kept out of the rows (awaiting review) changes its copy."""
+    stashed = rows.stashed(record["comment_id"])
+    if stashed is None:
+        return
+    row, held = dict(stashed[0]), stashed[1]
+    _COMMENT_CHANGES[kind](_Detached(rows), row, record, position)
+    rows.stash(record["comment_id"], row, held)
+
+
+class _Detached:
+    """The Rows seen by a change to a stashed row: its values change in the copy only."""
+
+    def __init__(self, rows: Rows):
+        self.rows = rows
+
+    def change(self, row: dict, position: int, version: int, **values: Any) -> None:
+        row.update(values, version=version, last_position=position)
+
+    def kept(self, comment_id: str) -> dict[str, Any] | None:
+        return self.rows.kept(comment_id)
+
+    def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
+        self.rows.keep(comment_id, copy)
+
+
+def _ancestors(row: dict) -> list[int]:
+    return [int(part) for part in row["path"].split("/")[:-1]]
+
+
+def _counted(row: dict, sign: int) -> dict[str, int]:
+    return {
+        "comments": sign,
+        "visible": sign * int(row["state"] == VISIBLE),
+        "top_level": sign * int(row["depth"] == 0),
+    }
+
+
+def _held(rows: Rows, record: dict, position: int) -> dict[str, int]:
+    cid = record["comment_id"]
+    row = rows.comment(cid)
+    if row is None:  # held again while out of the rows: its copy moves on
+        _change_stashed(rows, "revision_decided", record, position)
+        return {}
+    rows.change(row, position, record["version"])
+    if not record["unpublished"]:
+        return {}
+    rows.remove_comment(row, _ancestors(row))
+    rows.stash(cid, dict(row), held=True)
+    return _counted(row, -1)
+
+
+def _approved(rows: Rows, record: dict, position: int) -> dict[str, int]:
+    cid = record["comment_id"]
+    row = rows.comment(cid)
+    if row is not None:  # an edit approved: the row has its text already
+        rows.change(row, position, record["version"])
+        return {}
+    stashed = rows.stashed(cid)
+    if stashed is None:
+        return {}
+    row = {**stashed[0], "version": record["version"], "last_position": position}
+    totals = {"comments": 0, "visible": 0, "top_level": 0}
+    # The comment and the replies that waited for it go back in posting order.
+    todo = [(cid, row)]
+    while todo:
+        comment_id, row = todo.pop()
+        rows.stash(comment_id, None)
+        rows.add_comment(row, _ancestors(row))
+        for key, value in _counted(row, 1).items():
+            totals[key] += value
+        for reply_id in rows.stashed_replies(comment_id):
+            reply = rows.stashed(reply_id)
+            if reply is not None and not reply[1]:
+                todo.append((reply_id, dict(reply[0])))
+    return totals
+
+
+def _rejected(rows: Rows, record: dict, position: int) -> dict[str, int]:
+    cid = record["comment_id"]
+    row = rows.comment(cid)
+    if row is not None:  # an edit rejected: readers keep the approved revision
+        rows.change(row, position, record["version"])
+    else:
+        _change_stashed(rows, "revision_decided", record, position)
+    return {}
+
+
+_REVIEW_CHANGES: dict[str, Callable[[Rows, dict, int], dict[str, int]]] = {
+    "held": _held,
+    "approved": _approved,
+    "rejected": _rejected,
+}
+
 # The events the rows are built from.
 EVENT_TYPES = (
     Thread.Opened,
@@ -354,4 +487,7 @@ EVENT_TYPES = (
     Comment.RevisionErased,
     Comment.RevisionSuppressed,
     Comment.RevisionUnsuppressed,
+    Comment.Held,
+    Comment.Approved,
+    Comment.Rejected,
 )

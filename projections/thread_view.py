@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from domain.model import Author, Comment
 from projections import thread_rows
 from projections.db import Sql, insert_rows
@@ -72,6 +74,13 @@ class ThreadView(BatchProjection):
             author_id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             role TEXT NOT NULL)""",
+        # Comments awaiting review before they were ever approved (and replies waiting
+        # for them): out of the rows, their rows kept here until approved (issue 13).
+        "held": """CREATE TABLE IF NOT EXISTS {held} (
+            comment_id TEXT PRIMARY KEY,
+            parent_id TEXT,
+            held INTEGER NOT NULL,
+            row_json TEXT NOT NULL)""",
     }
     indexes = [
         # The handlers update ancestors' counts by (thread, seq).
@@ -113,6 +122,25 @@ class ThreadView(BatchProjection):
 
     def flush(self, page: _ThreadViewPage) -> None:
         sql, t = page.sql, page.t
+        if page.removed:  # before the inserts: a row removed and put back is inserted anew
+            sql.executemany(
+                f"DELETE FROM {t.comments} WHERE comment_id = ?", [(c,) for c in page.removed]
+            )
+        if page.stashes:
+            sql.executemany(
+                f"DELETE FROM {t.held} WHERE comment_id = ?", [(c,) for c in page.stashes]
+            )
+            kept = [
+                (cid, entry[0]["parent_id"], int(entry[1]), orjson.dumps(entry[0]).decode())
+                for cid, entry in page.stashes.items()
+                if entry is not None
+            ]
+            if kept:
+                sql.executemany(
+                    f"INSERT INTO {t.held} (comment_id, parent_id, held, row_json)"
+                    " VALUES (?, ?, ?, ?)",
+                    kept,
+                )
         if page.new_authors:
             sql.executemany(
                 f"INSERT INTO {t.authors} (author_id, name, role) VALUES (?, ?, ?)",
@@ -209,6 +237,9 @@ _CHANGES = (
     Comment.RevisionErased,
     Comment.RevisionSuppressed,
     Comment.RevisionUnsuppressed,
+    Comment.Held,
+    Comment.Approved,
+    Comment.Rejected,
 )
 
 COMMENT_COLUMNS = (
@@ -268,6 +299,8 @@ class _ThreadViewPage:
         self.new_threads: dict[str, dict] = {}
         self.threads: dict[str, dict[str, Any]] = {}  # thread id -> deltas
         self.hidden: dict[str, dict | None] = {}  # comment id -> kept copy, None = deleted
+        self.removed: set[str] = set()  # ids of stored rows taken out (awaiting review)
+        self.stashes: dict[str, tuple[dict, bool] | None] = {}  # read or changed; None = gone
 
     # -- the rows, for projections/thread_rows.py
 
@@ -313,6 +346,49 @@ class _ThreadViewPage:
 
     def keep(self, comment_id: str, copy: dict[str, Any] | None) -> None:
         self.hidden[comment_id] = copy
+
+    def remove_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        cid, thread_id = row["comment_id"], row["thread_id"]
+        self.comments.pop(cid, None)
+        self.changed.pop(cid, None)
+        if self.new_comments.pop(cid, None) is not None:
+            self.new_by_seq.pop((thread_id, row["seq"]), None)
+        else:
+            self.removed.add(cid)
+        for seq in ancestors:
+            replies = 1 if seq == ancestors[-1] else 0
+            ancestor = self.new_by_seq.get((thread_id, seq))
+            if ancestor is not None:
+                ancestor["reply_count"] -= replies
+                ancestor["descendant_count"] -= 1
+            else:
+                counts = self.counts.setdefault((thread_id, seq), [0, 0])
+                counts[0] -= replies
+                counts[1] -= 1
+
+    def stashed(self, comment_id: str) -> tuple[dict[str, Any], bool] | None:
+        if comment_id not in self.stashes:
+            row = self.sql.execute(
+                f"SELECT held, row_json FROM {self.t.held} WHERE comment_id = ?", (comment_id,)
+            ).one()
+            self.stashes[comment_id] = (
+                None if row is None else (orjson.loads(row["row_json"]), bool(row["held"]))
+            )
+        return self.stashes[comment_id]
+
+    def stash(self, comment_id: str, row: dict[str, Any] | None, held: bool = True) -> None:
+        self.stashes[comment_id] = None if row is None else (row, held)
+
+    def stashed_replies(self, parent_id: str) -> list[str]:
+        stored = self.sql.execute(
+            f"SELECT comment_id FROM {self.t.held} WHERE parent_id = ?", (parent_id,)
+        ).all()
+        ids = {r["comment_id"] for r in stored} | {
+            cid
+            for cid, e in self.stashes.items()
+            if e is not None and e[0]["parent_id"] == parent_id
+        }
+        return sorted(cid for cid in ids if self.stashed(cid) is not None)
 
     def touch(self, thread_id: str, change: thread_rows.Touch) -> None:
         row = self.new_threads.get(thread_id)

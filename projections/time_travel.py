@@ -34,7 +34,7 @@ from projections.engine import Engine, HandlerError, Projection, Tables, iso
 from projections.queries import NotInView, PageRequest
 from projections.thread_rows import record_of
 
-SNAPSHOT_FORMAT = 5
+SNAPSHOT_FORMAT = 6
 # Threads whose latest state a projection keeps in memory between pages.
 STATE_CACHE_SIZE = 16
 
@@ -54,6 +54,8 @@ class ThreadState:
         self.thread: dict[str, Any] | None = None  # a tv_threads row
         self.comments: dict[str, dict[str, Any]] = {}  # tv_comments rows, in seq order
         self.hidden: dict[str, dict[str, Any]] = {}  # tv_hidden rows
+        # tv_held: rows out of the view while awaiting review, and whether held themselves
+        self.held: dict[str, tuple[dict[str, Any], bool]] = {}
         self.names: dict[str, str] = {}  # author names, from Author.Registered
         self.position = 0  # position of the last event of the thread applied
         self.max_at: str | None = None  # latest timestamp of the thread's events so far
@@ -91,8 +93,14 @@ class ThreadState:
         return self.comments.get(comment_id)
 
     def add_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        # Put back after review (an older seq than the last): rows stay in posting order.
+        late = bool(self.comments) and next(reversed(self.comments.values()))["seq"] > row["seq"]
         self.comments[row["comment_id"]] = self._by_seq[row["seq"]] = row
-        self.children.setdefault(row["parent_id"], []).append(row)
+        siblings = self.children.setdefault(row["parent_id"], [])
+        siblings.append(row)
+        if late:
+            siblings.sort(key=lambda r: r["seq"])
+            self.comments = dict(sorted(self.comments.items(), key=lambda kv: kv[1]["seq"]))
         for seq in ancestors:
             ancestor = self._by_seq[seq]
             ancestor["descendant_count"] += 1
@@ -114,6 +122,29 @@ class ThreadState:
     def touch(self, thread_id: str, change: thread_rows.Touch) -> None:
         if self.thread is not None:
             thread_rows.touch_row(self.thread, change)
+
+    def remove_comment(self, row: dict[str, Any], ancestors: list[int]) -> None:
+        self.comments.pop(row["comment_id"], None)
+        self._by_seq.pop(row["seq"], None)
+        siblings = self.children.get(row["parent_id"], [])
+        siblings[:] = [r for r in siblings if r["comment_id"] != row["comment_id"]]
+        for seq in ancestors:
+            ancestor = self._by_seq[seq]
+            ancestor["descendant_count"] -= 1
+            if seq == ancestors[-1]:
+                ancestor["reply_count"] -= 1
+
+    def stashed(self, comment_id: str) -> tuple[dict[str, Any], bool] | None:
+        return self.held.get(comment_id)
+
+    def stash(self, comment_id: str, row: dict[str, Any] | None, held: bool = True) -> None:
+        if row is None:
+            self.held.pop(comment_id, None)
+        else:
+            self.held[comment_id] = (row, held)
+
+    def stashed_replies(self, parent_id: str) -> list[str]:
+        return sorted(c for c, (row, _) in self.held.items() if row["parent_id"] == parent_id)
 
     # -- reading
 
@@ -137,6 +168,7 @@ class ThreadState:
                 {k: v for k, v in row.items() if k != "thread_id"} for row in self.comments.values()
             ],
             "hidden": self.hidden_rows(),
+            "held": [[row, held] for row, held in self.held.values()],
             "position": self.position,
             "max_at": self.max_at,
             "events": self.events,
@@ -161,6 +193,7 @@ class ThreadState:
             else:
                 children[parent_id] = [row]
         state.hidden = {row["comment_id"]: row for row in data["hidden"]}
+        state.held = {row["comment_id"]: (row, held) for row, held in data["held"]}
         state.position, state.max_at = data["position"], data["max_at"]
         state.events = data["events"]
         return state

@@ -14,6 +14,10 @@ for the comment's author:
   (history, diffs, audit, exports) its author and moderators (moderators only if it
   was hidden by a moderator when it was retracted);
 - a suppressed revision's text or edit reason: moderators only;
+- held for review (issue 13): a comment never approved is, while pending, for its
+  author and moderators only (readers see nothing: thread rows leave it out, see
+  projections/thread_rows.py), once rejected for moderators only (like a hidden one);
+  a revision held after approval likewise, while readers keep `shown_revision`;
 - otherwise: everyone (DISCUSS_HISTORY_POLICY may still restrict whole histories).
 Moderation reasons (hide, restore, suppress) are for moderators only; a retraction's
 reason is the author's own public note unless the comment is withheld from the viewer.
@@ -30,7 +34,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from domain.model import ERASURE_BASES, HIDDEN, OPERATOR_ID, RETRACTED, VISIBLE
+from domain.model import (
+    APPROVED,
+    ERASURE_BASES,
+    HIDDEN,
+    OPERATOR_ID,
+    PENDING,
+    REJECTED,
+    RETRACTED,
+    VISIBLE,
+)
 from projections.keys import UNAVAILABLE
 
 # Where content is shown: thread pages (live and past), or the record of changes.
@@ -77,6 +90,21 @@ class RevisionDecision:
 
 
 @dataclass
+class ReviewDecision:
+    """A revision held for review: pending, approved or rejected."""
+
+    state: str
+    rules: tuple[str, ...] = ()
+    shown_revision: int | None = None  # what readers see meanwhile (None: nothing)
+    held_at: str | None = None
+    decided_at: str | None = None
+
+    @property
+    def withheld(self) -> bool:
+        return self.state != APPROVED
+
+
+@dataclass
 class CommentDecisions:
     """Today's decisions on one comment (the defaults: nothing decided)."""
 
@@ -89,11 +117,30 @@ class CommentDecisions:
     erased_basis: str | None = None
     erased_scope: str | None = None
     revisions: dict[int, RevisionDecision] = field(default_factory=dict)
+    reviews: dict[int, ReviewDecision] = field(default_factory=dict)
     position: int = 0  # of the latest decision: part of cache keys
 
     @property
     def erased(self) -> bool:
         return self.erased_at is not None
+
+    @property
+    def review(self) -> tuple[str, str | None] | None:
+        """(PENDING or REJECTED, since) while the comment was never approved; None
+        once approved, or never held from its first revision."""
+        first = [r for r in self.reviews.values() if r.shown_revision is None]
+        if not first or any(r.state == APPROVED for r in first):
+            return None
+        pending = [r for r in first if r.state == PENDING]
+        if pending:
+            return PENDING, min(r.held_at or "" for r in pending) or None
+        return REJECTED, max(r.decided_at or "" for r in first) or None
+
+    def readers_revision(self, revision: int | None) -> int | None:
+        """The revision readers see in place of `revision` (itself unless it awaits
+        review or was rejected; None: nothing)."""
+        r = self.reviews.get(revision) if revision is not None else None
+        return revision if r is None or not r.withheld else r.shown_revision
 
 
 @dataclass(frozen=True)
@@ -129,6 +176,8 @@ def placeholder(why: str | None, since: str | None) -> str | None:
         "hidden": f"removed by a moderator{on}",
         "retracted": f"retracted by its author{on}",
         "suppressed": f"withheld by a moderator{on}",
+        PENDING: "awaiting review",
+        REJECTED: f"rejected by a moderator{on}",
         "unavailable": UNAVAILABLE_NOTE,
     }[why]
 
@@ -148,6 +197,11 @@ def _withheld(
         return SHOWN
     if d.erased:
         return Verdict(False, "erased", d.erased_at)
+    review = d.review if d.reviews else None
+    if review is not None and not viewer.moderator:
+        own = author_id is not None and viewer.author_id == author_id
+        if review[0] == REJECTED or not own:
+            return Verdict(False, review[0], review[1])
     if d.state == HIDDEN and not viewer.moderator:
         return Verdict(False, "hidden", d.state_at)
     if d.state == RETRACTED:
@@ -198,6 +252,11 @@ def _revision_verdict(
             return Verdict(False, "erased", r.erased_at)
         if getattr(r, suppressed) and not viewer.moderator:
             return Verdict(False, "suppressed", r.suppressed_at)
+    review = d.reviews.get(revision)
+    if review is not None and review.withheld and not viewer.moderator:
+        own = author_id is not None and viewer.author_id == author_id
+        if review.state == REJECTED or not own:
+            return Verdict(False, review.state, review.decided_at or review.held_at)
     return SHOWN
 
 
@@ -253,6 +312,22 @@ def decisions_for(engine: Any, comment_ids: Iterable[str]) -> dict[str, CommentD
                 suppressed_at=row["suppressed_at"],
                 erased_at=row["erased_at"],
                 erased_basis=row["erased_basis"],
+            )
+            d.position = max(d.position, int(row["position"]))
+        for row in sql.execute(
+            f"SELECT comment_id, revision, state, rules, shown_revision, held_at, decided_at,"
+            f" position FROM {t.reviews} WHERE comment_id IN ({marks})",
+            part,
+        ).all():
+            d = found.get(row["comment_id"])
+            if d is None:
+                d = found[row["comment_id"]] = CommentDecisions(row["comment_id"])
+            d.reviews[int(row["revision"])] = ReviewDecision(
+                state=row["state"],
+                rules=tuple(x for x in (row["rules"] or "").split(",") if x),
+                shown_revision=row["shown_revision"],
+                held_at=row["held_at"],
+                decided_at=row["decided_at"],
             )
             d.position = max(d.position, int(row["position"]))
     return found

@@ -465,6 +465,9 @@ class ExportChange(Schema):
                 "revision_erased",
                 "revision_suppressed",
                 "revision_unsuppressed",
+                "held",
+                "approved",
+                "rejected",
             ]
         }
     )

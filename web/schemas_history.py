@@ -184,6 +184,9 @@ HISTORY_KINDS = [
     "revision_erased",
     "revision_suppressed",
     "revision_unsuppressed",
+    "held",
+    "approved",
+    "rejected",
 ]
 ERASURE_BASIS = {
     "enum": ["author_request", "legal", "personal_data", "operator"],
@@ -247,7 +250,9 @@ class CommentHistory(Schema):
     author = fields.Nested(
         RecordActor, allow_none=True, metadata={"description": "null when withheld"}
     )
-    state = fields.String(metadata={"enum": ["visible", "retracted", "hidden", "erased"]})
+    state = fields.String(
+        metadata={"enum": ["visible", "retracted", "hidden", "erased", "pending", "rejected"]}
+    )
     text_withheld = fields.Boolean(
         metadata={
             "description": "every text is withheld from the caller (erased, hidden, or"

@@ -26,6 +26,7 @@ from projections.outbox import Dropped, Outbox, Sent
 log = logging.getLogger(__name__)
 
 ROUND_LIMIT = 100  # rows claimed per channel per round
+CHUNK = 20  # deliveries prepared together (senders with `prepare`)
 PENDING_KEY = "discuss:deliver:pending"
 PENDING_TTL = 30
 
@@ -53,7 +54,12 @@ def deliver_round(outbox: Outbox, senders: dict[str, Any], limit: int = ROUND_LI
                 rows = outbox.claim(channel, limit)
                 if not rows:
                     break
-                for group in outbox.groups(rows):
+                groups = outbox.groups(rows)
+                for index, group in enumerate(groups):
+                    if index % CHUNK == 0 and hasattr(sender, "prepare"):
+                        # What the next CHUNK deliveries need, loaded at once: what they
+                        # say is decided at most CHUNK deliveries before it is sent.
+                        sender.prepare([r for g in groups[index : index + CHUNK] for r in g])
                     try:
                         outcome = sender.send(group)
                     except Exception as error:

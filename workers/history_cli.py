@@ -92,6 +92,8 @@ def import_history_command(file: str, verify: bool, batch_size: int) -> None:
                 bar.close()
                 click.echo(f"error: {file}, {error.message}", err=True)
                 sys.exit(1)
+        # The old store sent this history's mails: outward channels start after it.
+        services.outbox.skip_to_head()
     click.echo(f"imported history from {'standard input' if file == '-' else file}")
     for line in summary.lines_of_text():
         click.echo(f"  {line}")

@@ -136,3 +136,23 @@ def test_erased_author_gets_nothing_and_address_is_gone(services, smtp):
     )
     assert run_round(services)["dropped"] == 1
     assert len(smtp.recorder.received()) == 1
+
+
+def test_digest_batches_replies_into_one_mail_at_the_end_of_its_window(services, smtp):
+    app = services.app
+    _, thread, alice, posted = thread_with_comment(app)
+    verified(services, smtp, alice.author_id)
+    app.set_notifications(alice.author_id, replies=True, digest=True)
+    bob = app.register_author("bob")
+    carol = app.register_author("carol")
+    app.post_comment(bob.author_id, thread.thread_id, "one", parent_id=posted.comment_id)
+    app.post_comment(carol.author_id, thread.thread_id, "two", parent_id=posted.comment_id)
+    assert run_round(services)["sent"] == 0  # the window is not over
+    rows = services.outbox.rows("mail", "pending")
+    assert len(rows) == 2 and all(r["due_at"] > r["queued_at"] for r in rows)
+    services.outbox.retry("mail")  # as if the window were over
+    assert run_round(services)["sent"] == 2
+    ((_, message),) = smtp.recorder.received()[1:]
+    assert message["Subject"] == "2 replies to your comments"
+    body = message.get_content()
+    assert "> one" in body and "> two" in body and "carol replied" in body

@@ -114,6 +114,7 @@ def test_forged_and_expired_links_give_a_clear_page_and_change_nothing(client, f
     ):
         response = client.get(url)
         assert response.status_code == 400, url
+        assert "This link does not work" in response.get_data(as_text=True)
         assert "not valid" in response.get_data(as_text=True)
         response = client.post(url, data={"List-Unsubscribe": "One-Click"})
         assert response.status_code in (400, 403), url
@@ -173,3 +174,20 @@ def test_the_projections_endpoint_reports_the_channels(client, flask_app):
     body = client.get("/api/v1/projections").get_json()
     (mail,) = [c for c in body["channels"] if c["channel"] == "mail"]
     assert set(mail) >= {"position", "pending", "sent", "dead", "dropped"}
+
+
+def test_moderators_choose_awaiting_review_mails_members_cannot(client, flask_app):
+    services = flask_app.extensions["discuss"].services
+    sign_in(client, "Member")
+    assert "Comments awaiting review" not in page(client, "/account/email")
+    before = head(flask_app)
+    response = send(client, "/account/email", "/account/email/reviews", {"replies": "1"})
+    assert response.status_code == 403
+    assert head(flask_app) == before
+    moderator = flask_app.test_client()
+    sign_in_moderator(moderator, flask_app)
+    assert "Comments awaiting review" in page(moderator, "/account/email")
+    response = send(moderator, "/account/email", "/account/email/reviews", {"replies": "1"})
+    assert response.status_code == 302
+    mod = services.app.authenticate(moderator.get_cookie("discuss_token").value)
+    assert mod.notify_reviews

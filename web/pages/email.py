@@ -52,14 +52,14 @@ def _form(schema) -> dict:
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, title: str | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.title = status, message, title
 
 
 @bp.errorhandler(_Refused)
 def refused(error: _Refused):
-    return error_page(error.status, error.message)
+    return error_page(error.status, error.message, error.title)
 
 
 @bp.errorhandler(DomainError)
@@ -104,6 +104,8 @@ def settings():
         replies=author.notify_replies,
         digest=author.notify_digest,
         threads=sorted(author.thread_replies.items()),
+        moderator=author.is_moderator,
+        reviews=author.notify_reviews,
         configured=bool(_settings().smtp_url),
         notice=NOTICES.get(request.args.get("done", "")),
         digest_minutes=_settings().digest_minutes,
@@ -143,6 +145,16 @@ def notifications():
     return _back(changed.position, "saved")
 
 
+@bp.post("/account/email/reviews")
+def review_notifications():
+    author, refusal = _signed_in()
+    if refusal is not None:
+        return refusal
+    values = _form(NotificationsForm())
+    changed = application().set_review_notifications(author.id, values["replies"])
+    return _back(changed.position, "saved")
+
+
 @bp.post("/account/email/thread")
 def thread_notifications():
     author, refusal = _signed_in()
@@ -169,11 +181,11 @@ def _check(purpose: str, token: str) -> None:
     """Signature and expiry, before showing the button (the POST checks everything)."""
     app = application()
     if app.links is None:
-        raise _Refused(400, "links cannot be checked here")
+        raise _Refused(400, "links cannot be checked here", LINK_TITLE)
     try:
         app.links.open(purpose, token)
     except DomainError as error:
-        raise _Refused(400, error.message) from None
+        raise _Refused(400, error.message, LINK_TITLE) from None
 
 
 def _link_page(title: str, intro: str, submit: str, action: str):
