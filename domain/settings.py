@@ -142,6 +142,11 @@ class Settings:
     # or the path of a TOML rule file.
     rules: str = "default"
 
+    # Live updates (Server-Sent Events): open streams per process (beyond: 503), the
+    # seconds between heartbeats, and between polls of the projections' position.
+    stream_max: int = 2
+    stream_heartbeat_seconds: float = 15.0
+    stream_poll_seconds: float = 0.1
     # Email and the outbox (projections/outbox.py, workers/mail.py): the SMTP server
     # (smtp://, smtp+starttls://, smtps://, user:password@ allowed); unset: no mail.
     smtp_url: str | None = field(default=None, repr=False)
@@ -150,6 +155,12 @@ class Settings:
     outbox_max_attempts: int = 8  # tries before a delivery is dead-lettered
     digest_minutes: int = 60  # a digest gathers replies this long
     outbox_lease_seconds: float = 60.0  # a claimed delivery is retried after this
+    # Webhooks (workers/webhooks.py): seconds to connect and to read, whether loopback
+    # and private addresses may be reached, failures in a row before an endpoint is
+    # disabled (0: never).
+    webhook_timeout_seconds: float = 5.0
+    webhook_allow_private: bool = False
+    webhook_disable_after: int = 20
 
     # Concurrent writes of a process share one transaction (domain/group_commit.py);
     # off only to measure what it gains (bench/).
@@ -217,6 +228,11 @@ class Settings:
             text_max_length=read("text_max_length", "DISCUSS_TEXT_MAX_LENGTH", int),
             text_min_length=read("text_min_length", "DISCUSS_TEXT_MIN_LENGTH", int),
             rules=read("rules", "DISCUSS_RULES"),
+            stream_max=read("stream_max", "DISCUSS_STREAM_MAX", int),
+            stream_heartbeat_seconds=read(
+                "stream_heartbeat_seconds", "DISCUSS_STREAM_HEARTBEAT_SECONDS", float
+            ),
+            stream_poll_seconds=read("stream_poll_seconds", "DISCUSS_STREAM_POLL_SECONDS", float),
             smtp_url=read("smtp_url", "DISCUSS_SMTP_URL"),
             mail_from=read("mail_from", "DISCUSS_MAIL_FROM"),
             public_url=read("public_url", "DISCUSS_PUBLIC_URL").rstrip("/"),
@@ -228,6 +244,15 @@ class Settings:
             group_commit=read("group_commit", "DISCUSS_GROUP_COMMIT", _switch),
             token_ttl_days=read("token_ttl_days", "DISCUSS_TOKEN_TTL_DAYS", float),
             trusted_proxies=read("trusted_proxies", "DISCUSS_TRUSTED_PROXIES", int),
+            webhook_timeout_seconds=read(
+                "webhook_timeout_seconds", "DISCUSS_WEBHOOK_TIMEOUT_SECONDS", float
+            ),
+            webhook_allow_private=read(
+                "webhook_allow_private", "DISCUSS_WEBHOOK_ALLOW_PRIVATE", _flag
+            ),
+            webhook_disable_after=read(
+                "webhook_disable_after", "DISCUSS_WEBHOOK_DISABLE_AFTER", int
+            ),
         )
 
     @classmethod

@@ -14,11 +14,12 @@ from projections.db import ViewStore
 from projections.engine import Engine
 from projections.mail_channel import MailChannel
 from projections.outbox import Channel, Outbox
+from projections.webhook_channel import WebhookChannel
 
 
 def all_channels(app: Any, settings: Settings, projections: Engine | None = None) -> list[Channel]:
     """`projections`: the read models' engine, for channels that look up recipients."""
-    return [MailChannel(app, settings.digest_minutes, projections)]
+    return [MailChannel(app, settings.digest_minutes, projections), WebhookChannel()]
 
 
 def build_outbox(app: Any, settings: Settings | Database, projections: Engine) -> Outbox:

@@ -23,8 +23,8 @@ API (for every outward channel: email, webhooks, …):
    what the next chunk of deliveries needs at once), `close()` (end of a round) and
    `configured` (False: not run, its rows wait). `rows` are `Queued` rows: one, or
    several of one recipient that share a `batch` key (a digest). `rows[0].key`
-   ("<channel>:<position>:<recipient>") is the idempotency key to give the receiver
-   (a Message-ID, a webhook-id).
+   — "<channel>:<position>:<recipient>" — is the idempotency key to give the
+   receiver (a Message-ID, a webhook-id).
 
 3. `Outbox(engine)` (built once per process by workers/bootstrap.py) does the rest:
    - `catch_up()`: each channel reads the log after its tracked position and, in ONE

@@ -564,3 +564,29 @@ def _count(nodes: list[dict]) -> int:
 
 def path_key(seq: int) -> str:
     return seq_key(seq)
+
+
+def comments_as_seen(
+    engine: Engine, comment_ids: list[str], moderator: bool = False
+) -> dict[str, dict[str, Any]]:
+    """These comments (no replies) as a thread page shows them to a viewer, by id: the
+    one policy decides, as for pages (feeds and live updates use it). Unknown ids are
+    left out."""
+    if not comment_ids:
+        return {}
+    source = SqlRows(engine)
+    t = source._t()
+    rows: list[dict] = []
+    ids = sorted(set(comment_ids))
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        rows += (
+            source._sql()
+            .execute(f"SELECT * FROM {t.comments} WHERE comment_id IN ({marks})", part)
+            .all()
+        )
+    presenter = _Presenter(source, rows, PageRequest(moderator=moderator))
+    return {
+        row["comment_id"]: {**presenter.node(row), "thread_id": row["thread_id"]} for row in rows
+    }

@@ -12,6 +12,7 @@ from projections.email_addresses import EmailAddresses
 from projections.engine import Engine, Projection
 from projections.hash_chain import HashChain
 from projections.moderation import Moderation
+from projections.replies import Replies
 from projections.revisions import Revisions
 from projections.thread_view import ThreadView
 from projections.time_travel import TimeTravel
@@ -27,6 +28,7 @@ def all_projections(checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> list[Pr
         TimeTravel(checkpoint_every),
         Decisions(),
         Moderation(),
+        Replies(),
         EmailAddresses(),
     ]
 

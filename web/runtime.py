@@ -19,6 +19,7 @@ class Runtime:
         # An invalid moderation rule file stops the start here, naming its line, before
         # any connection is made (the services load the rules again after a fork).
         rules_for(settings.rules)
+        self.on_stop: list = []  # callables run by stop() (the live updates' hub)
 
     @property
     def services(self) -> Services:
@@ -48,6 +49,8 @@ class Runtime:
         return self.services.wait_for(position, timeout)
 
     def stop(self) -> None:
+        for stop in self.on_stop:
+            stop()
         built = self._built
         if built is not None:
             built.stop()

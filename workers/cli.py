@@ -25,6 +25,7 @@ from workers.outbox_cli import COMMANDS as OUTBOX_COMMANDS
 from workers.outbox_cli import print_channels
 from workers.rebuild_cli import rebuild_command
 from workers.rules_cli import rules_group
+from workers.webhooks_cli import COMMANDS as WEBHOOK_COMMANDS
 from workers.worker_cli import worker_command
 
 
@@ -161,6 +162,7 @@ for command in (
     rules_group,
     *OUTBOX_COMMANDS,
     worker_command,
+    *WEBHOOK_COMMANDS,
 ):
     main.add_command(command)
 

@@ -33,8 +33,12 @@ PENDING_TTL = 30
 
 def senders_for(services: Any) -> dict[str, Any]:
     from workers.mail import MailSender
+    from workers.webhooks import WebhookSender
 
-    senders = [MailSender(services.app, services.engine, services.settings)]
+    senders = [
+        MailSender(services.app, services.engine, services.settings),
+        WebhookSender(services.app, services.engine, services.settings),
+    ]
     return {s.channel: s for s in senders if getattr(s, "configured", True)}
 
 

@@ -59,6 +59,10 @@ def catch_up(projection: str | None = None) -> dict[str, int]:
         # write's job, catches up once the store is back.
         log.warning("catch-up job: the store is unreachable (%s); leaving it to the next", error)
         return {}
+    if job is not None and any(applied.values()):
+        from workers.live_notify import publish_caught_up
+
+        publish_caught_up(job.connection, job.origin, services.engine.position("audit"))
     for failure in failures.values():
         log.error("%s", failure)
     if failures:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 
 from projections.engine import Engine
 from workers.outage import STORE_ERRORS, Outage
@@ -38,6 +39,8 @@ class BackgroundRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures: dict[str, str] = {}
+        # Called after a catch-up that applied events (the live updates' hub).
+        self.on_applied: list[Callable[[], None]] = []
 
     def start(self) -> BackgroundRunner:
         if self._thread is None or not self._thread.is_alive():
@@ -66,7 +69,11 @@ class BackgroundRunner:
             if self.failures.get(name) != str(failure):
                 log.error("%s", failure)
             self.failures[name] = str(failure)
-        return sum(applied.values())
+        count = sum(applied.values())
+        if count:
+            for listener in list(self.on_applied):
+                listener()
+        return count
 
     def _run(self) -> None:
         outage = Outage("the store (projection runner)", log, first=0.05, cap=OUTAGE_CAP)

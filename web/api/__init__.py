@@ -20,6 +20,8 @@ API_MODULES = (
     "history",
     "audit",
     "moderation",
+    "live",
+    "webhooks",
 )
 
 

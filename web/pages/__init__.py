@@ -62,6 +62,7 @@ def register_pages(app: Flask) -> None:
     from web.pages import (  # noqa: F401
         auth,
         errors,
+        feeds,
         filters,
         history,
         moderation,

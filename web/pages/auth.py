@@ -143,6 +143,7 @@ def account():
         registered_at=author.created_on,
         export_url=url_for("authors.export_me"),
         tokens=token_list(author),
+        replies_feed_url=url_for("pages.replies_feed", author_id=author.id),
     )
 
 

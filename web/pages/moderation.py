@@ -503,6 +503,7 @@ def audit():
         return error_page(403, "The audit log is for moderators.")
     from projections.audit_log import audit_page
     from projections.visibility import Viewer
+    from web.pages.feeds import changes_feed_url
 
     eng = engine()
     raw, args, problems = _audit_filters()
@@ -545,5 +546,6 @@ def audit():
         types=AUDIT_TYPES,
         next_url=next_url,
         first_url=url_for("pages.audit", **kept) if cursor is not None else None,
+        changes_feed_url=changes_feed_url(viewer()),
     )
     return body, 422 if problems else 200
