@@ -70,3 +70,11 @@ class CompareQuery(PageQuery):
 
     from_ = _number(1, "a version of the comment", data_key="from")
     to = _number(1, "a version of the comment")
+
+
+class FeedQuery(PageQuery):
+    """A page of an Atom feed (RFC 5005): entries before or after a position."""
+
+    before = _number(1, POSITION)
+    after = _number(1, POSITION)
+    limit = _number(1, "how many entries (a whole number from 1)")

@@ -22,6 +22,7 @@ from rq import Queue
 from rq.job import get_current_job
 
 from projections.outbox import Dropped, Outbox, Sent
+from workers.jobs import breaker_for
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,9 @@ def deliver() -> dict:
 def enqueue_deliver(redis: Redis, queue: str) -> bool:
     """Enqueue one delivery round unless one is waiting; never raises (the `sender`
     process's rounds pick up anything a lost job would have sent)."""
+    breaker = breaker_for(redis)  # the catch-up enqueue's: one view of Redis per client
+    if breaker.is_open():
+        return False  # Redis was just found down: don't make the write wait for it again
     try:
         if not redis.set(f"{PENDING_KEY}:{queue}", "1", nx=True, ex=PENDING_TTL):
             return False
@@ -144,5 +148,6 @@ def enqueue_deliver(redis: Redis, queue: str) -> bool:
         )
         return True
     except Exception as error:
-        log.warning("could not enqueue a delivery job (%s); the sender will deliver", error)
+        breaker.trip(error)
+        log.debug("could not enqueue a delivery job (%s); the sender will deliver", error)
         return False

@@ -119,7 +119,8 @@ class _Breaker:
             log.warning("Redis reachable again: catch-up jobs are enqueued again")
 
 
-def _breaker(redis: Redis) -> _Breaker:
+def breaker_for(redis: Redis) -> _Breaker:
+    """The Redis client's breaker, shared by every enqueue through that client."""
     found = getattr(redis, "_discuss_breaker", None)
     if found is None:
         found = redis._discuss_breaker = _Breaker()
@@ -132,7 +133,7 @@ def enqueue_catch_up(redis: Redis, queue: str) -> bool:
 
     Never raises: the write that calls this has already succeeded, and the periodic
     sweep heals the projections if Redis is down now."""
-    breaker = _breaker(redis)
+    breaker = breaker_for(redis)
     if breaker.is_open():
         breaker.owe(redis, queue)
         return False

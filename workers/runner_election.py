@@ -72,6 +72,13 @@ class ElectedRunner:
     def failures(self) -> dict[str, str]:
         return self.runner.failures
 
+    @property
+    def on_applied(self) -> list:
+        """Listeners called after the runner applied events (the live updates' hub).
+        Only the holder's runner applies, so in the other processes they are not
+        called: the hub's own poll of the positions covers those."""
+        return self.runner.on_applied
+
     def run_once(self) -> int:
         """One catch-up pass in this process, leader or not (before serving)."""
         return self.runner.run_once()

@@ -171,7 +171,7 @@ def events(stream: Stream, count: int) -> list:
 
 
 def test_a_posted_comment_arrives_with_its_position_as_id(server):
-    member = server.register("Sam")
+    member = server.register("Sam Streams")
     stream = server.stream()
     assert stream.status_code == 200
     assert stream.headers["Content-Type"].startswith("text/event-stream")
@@ -183,7 +183,7 @@ def test_a_posted_comment_arrives_with_its_position_as_id(server):
     data = json.loads(event.data)
     assert data["comment_id"] == posted["comment"]
     assert data["comment"]["text"] == "live hello"
-    assert data["comment"]["author"]["name"] == "Sam"
+    assert data["comment"]["author"]["name"] == "Sam Streams"
 
 
 def test_reconnecting_with_last_event_id_resumes_without_gaps(server):

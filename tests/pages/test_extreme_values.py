@@ -59,6 +59,12 @@ ROUTE_QUERIES: dict[str, tuple[str, ...]] = {
     "pages.unsuppress_revision": (),
     "pages.lock": (),
     "pages.unlock": (),
+    "pages.signout_page": ("next",),
+    "pages.review": ("after", "decided"),
+    "pages.comments_feed": ("before", "after"),
+    "pages.thread_feed": ("before", "after"),
+    "pages.replies_feed": ("before", "after"),
+    "pages.changes_feed": ("before", "after", "token"),
 }
 
 
@@ -94,6 +100,7 @@ def _fill(rule: str, ids: dict[str, str], revision: str = "1") -> str:
         .replace("<uuid:thread_id>", ids["thread"])
         .replace("<uuid:comment_id>", ids["comment"])
         .replace("<int:revision>", revision)
+        .replace("<uuid:author_id>", ids.get("author", ids["comment"]))
     )
 
 
@@ -110,6 +117,8 @@ def _probe(client, url: str, failures: list) -> None:
 def test_extreme_query_values_get_a_page_never_a_500(moderator_client, flask_app):
     client = moderator_client
     ids = {"thread": demo_thread_id(flask_app), "comment": _a_comment(client, flask_app)}
+    found = client.get(f"/api/v1/comments/{ids['comment']}?min_position=1").json
+    ids["author"] = found["comment"]["author"]["id"]
     anonymous = flask_app.test_client()
     failures: list = []
     for endpoint, rule in _page_gets(flask_app).items():

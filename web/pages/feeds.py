@@ -26,6 +26,7 @@ from xml.etree import ElementTree as ET
 
 from flask import Response, current_app, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow import ValidationError
 
 from domain.errors import AuthorNotFound
 from projections import feeds, queries
@@ -37,6 +38,7 @@ from web.errors import ApiError
 from web.pages import bp
 from web.pages.common import application, engine, thread_url
 from web.pages.errors import error_page
+from web.schemas_pages import FeedQuery
 
 ATOM = "http://www.w3.org/2005/Atom"
 MIMETYPE = "application/atom+xml"
@@ -55,14 +57,14 @@ class _Refused(Exception):
 
 
 def _window() -> Window:
-    values: dict[str, int] = {}
-    for name in ("before", "after", "limit"):
-        raw = request.args.get(name)
-        if raw is None:
-            continue
-        if not raw.isdigit() or int(raw) < 1:
-            raise _Refused(400, f"?{name}= takes a whole number from 1, not {raw[:40]!r}")
-        values[name] = int(raw)
+    schema = FeedQuery()
+    try:
+        loaded = schema.load(request.args)
+    except ValidationError as error:
+        name = next(iter(error.messages)) if isinstance(error.messages, dict) else ""
+        raw = request.args.get(name, "")
+        raise _Refused(400, f"?{name}= takes a whole number from 1, not {raw[:40]!r}") from None
+    values = {name: value for name, value in loaded.items() if value is not None}
     if "before" in values and "after" in values:
         raise _Refused(400, "give ?before= or ?after=, not both")
     values["limit"] = min(values.get("limit", PAGE_SIZE), MAX_PAGE_SIZE)
