@@ -132,7 +132,6 @@ def test_sign_up_add_an_address_sign_out_everywhere_and_come_back_by_email(
     assert len(smtp.recorder.received()) == 2  # nothing else was mailed
 
 
-@pytest.mark.xfail(strict=True, reason="the moderators' section leaked into the page title")
 def test_a_moderators_email_page_has_a_plain_title(new_context, server):
     moderator = new_context(server.register("Mailing moderator", moderator=True)).new_page()
     moderator.goto("/account/email")
