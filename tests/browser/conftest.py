@@ -68,8 +68,9 @@ class Server:
 
 
 @contextmanager
-def running_server(folder: Path, **extra_env: str) -> Iterator[Server]:
-    """gunicorn on a fresh SQLite store with the demo thread, `extra_env` added."""
+def running_server(folder: Path, port: int | None = None, **extra_env: str) -> Iterator[Server]:
+    """gunicorn on a fresh SQLite store with the demo thread, `extra_env` added; on
+    `port` if given (to name the server's own address in its settings), else a free one."""
     env = {
         **os.environ,
         "DISCUSS_DATABASE_URL": f"sqlite:///{folder}/discuss.db",
@@ -78,7 +79,7 @@ def running_server(folder: Path, **extra_env: str) -> Iterator[Server]:
         **extra_env,
     }
     env.pop("DISCUSS_REDIS_URL", None)
-    port = _free_port()
+    port = port or _free_port()
     server = Server(f"http://127.0.0.1:{port}", env)
     server.discuss("init-db")
     server.discuss("load-demo")
