@@ -1,6 +1,7 @@
-"""Private PostgreSQL and Redis servers for the fault soak (bench/soak.py): their own
-data directory and ports on 127.0.0.1, so that stopping and restarting them never
-touches the shared servers. Both are always stopped (and the data removed) on exit.
+"""A private PostgreSQL server for the fault soak (bench/soak.py): its own data
+directory and port on 127.0.0.1, so that stopping and restarting it never touches the
+shared server. Always stopped (and the data removed) on exit. The soak's private Redis
+is the fault tests' own (tests/support/private_redis.py).
 
 PostgreSQL is PostgreSQL 15's own initdb/pg_ctl (Debian: /usr/lib/postgresql/15/bin),
 run as the `postgres` user when started by root (initdb refuses root)."""
@@ -16,7 +17,6 @@ import time
 from pathlib import Path
 
 import psycopg
-from redis import Redis
 
 PG_BIN = Path(os.environ.get("DISCUSS_SOAK_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -100,43 +100,3 @@ class PrivatePostgres:
     def close(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class PrivateRedis:
-    def __init__(self, port: int):
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> PrivateRedis:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception), Redis.from_url(self.url) as client:
-                client.ping()
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("private redis-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None

@@ -55,7 +55,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fmt_table, free_port, nproc, percentile
-from private_services import PG_BIN, PrivatePostgres, PrivateRedis
+from private_services import PG_BIN, PrivatePostgres
+
+from tests.support.private_redis import PrivateRedis  # one home, tests' and benches'
 
 RETRY_FOR = 10.0  # seconds a client keeps retrying one write (same Idempotency-Key)
 READ_WAIT = "5"  # DISCUSS_READ_WAIT_SECONDS of the servers
