@@ -19,7 +19,7 @@ import smtplib
 import time
 from email.message import EmailMessage
 
-from common import fmt_table, nproc, percentile
+from common import latency_report, nproc
 from stores import temp_store
 
 
@@ -105,23 +105,8 @@ def main() -> None:
         f"nproc: {nproc()}  backend: {args.backend}  rate asked {args.rate}/s,"
         f" achieved {achieved:.1f}/s, {n} replies, {len(latencies)} mails accepted"
     )
-    rows = [
-        [
-            "write → SMTP accepted",
-            *(f"{percentile(latencies, p) * 1000:.1f}" for p in (50, 90, 99)),
-            f"{max(latencies) * 1000:.1f}",
-        ],
-        [
-            "baseline: smtplib send alone",
-            *(f"{percentile(floor, p) * 1000:.2f}" for p in (50, 90, 99)),
-            f"{max(floor) * 1000:.2f}",
-        ],
-    ]
-    print(fmt_table(["ms", "p50", "p90", "p99", "max"], rows))
-    p99 = percentile(latencies, 99)
-    print(
-        f"p99 / baseline p99: {p99 / percentile(floor, 99):.0f}x;"
-        f" target p99 < 1000 ms: {'met' if p99 < 1.0 else 'NOT met'}"
+    latency_report(
+        "write → SMTP accepted", latencies, "baseline: smtplib send alone", floor, target=1.0
     )
 
 

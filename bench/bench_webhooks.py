@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import fmt_table, nproc, percentile
+from bench.common import latency_report, nproc
 from bench.stores import temp_store
 
 RECEIVER = """
@@ -106,23 +106,8 @@ def main() -> None:
         f"nproc: {nproc()}  backend: {args.backend}  rate asked {args.rate}/s,"
         f" achieved {achieved:.1f}/s, {n} comments, {len(latencies)} deliveries received"
     )
-    rows = [
-        [
-            "write → webhook received",
-            *(f"{percentile(latencies, p) * 1000:.1f}" for p in (50, 90, 99)),
-            f"{max(latencies) * 1000:.1f}",
-        ],
-        [
-            "baseline: a POST alone",
-            *(f"{percentile(floor, p) * 1000:.2f}" for p in (50, 90, 99)),
-            f"{max(floor) * 1000:.2f}",
-        ],
-    ]
-    print(fmt_table(["ms", "p50", "p90", "p99", "max"], rows))
-    p99 = percentile(latencies, 99)
-    print(
-        f"p99 / baseline p99: {p99 / percentile(floor, 99):.0f}x;"
-        f" target p99 < 500 ms: {'met' if p99 < 0.5 else 'NOT met'}"
+    latency_report(
+        "write → webhook received", latencies, "baseline: a POST alone", floor, target=0.5
     )
 
 

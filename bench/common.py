@@ -58,3 +58,22 @@ def fmt_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def latency_report(
+    path: str, latencies: Sequence[float], baseline: str, floor: Sequence[float], target: float
+) -> None:
+    """Print write → arrival latencies beside the same run's baseline (the transport
+    alone), and whether the p99 meets `target` seconds."""
+
+    def row(label: str, values: Sequence[float], digits: int) -> list[str]:
+        quantiles = (percentile(values, p) * 1000 for p in (50, 90, 99))
+        return [label, *(f"{q:.{digits}f}" for q in quantiles), f"{max(values) * 1000:.{digits}f}"]
+
+    rows = [row(path, latencies, 1), row(baseline, floor, 2)]
+    print(fmt_table(["ms", "p50", "p90", "p99", "max"], rows))
+    p99 = percentile(latencies, 99)
+    print(
+        f"p99 / baseline p99: {p99 / percentile(floor, 99):.0f}x;"
+        f" target p99 < {target * 1000:.0f} ms: {'met' if p99 < target else 'NOT met'}"
+    )
