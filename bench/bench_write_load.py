@@ -14,6 +14,7 @@ files; PostgreSQL: CREATE DATABASE ... TEMPLATE), so the servers never share a s
 
   base-sync     the starting commit (e5be3fe, `--base`), 2 sync workers (its Procfile)
   sync          this code, 2 sync workers
+  sync4         this code, 4 sync workers (not by default)
   gthread       this code, 2 gthread workers x `--threads` (4) threads (group commit batches)
   gthread-nogc  the same with DISCUSS_GROUP_COMMIT=off (what group commit itself gains)
   base-gthread  the starting commit under gthread (not by default: `--configs`)
@@ -63,7 +64,7 @@ from stores import app_env, flush_bench_redis, prepare_store, temp_store
 
 BIN = Path(sys.executable).parent
 KEYS = ("bench/t200", "bench/t10k", "bench/post")
-CONFIGS = ("base-sync", "sync", "gthread", "gthread-nogc", "base-gthread")
+CONFIGS = ("base-sync", "sync", "sync4", "gthread", "gthread-nogc", "base-gthread")
 DEFAULT_CONFIGS = "base-sync,sync,gthread,gthread-nogc"
 
 
@@ -71,8 +72,10 @@ def log(msg: str = "") -> None:
     print(msg, flush=True)
 
 
-def gunicorn(target: str, port: int, worker_class: str, threads: int) -> list[str]:
-    argv = [str(BIN / "gunicorn"), "--workers", "2", "--worker-class", worker_class]
+def gunicorn(
+    target: str, port: int, worker_class: str, threads: int, workers: int = 2
+) -> list[str]:
+    argv = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", worker_class]
     if worker_class == "gthread":
         argv += ["--threads", str(threads)]
     argv += ["--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--timeout", "60"]
@@ -143,10 +146,11 @@ def start_config(backend: str, config: str, database, facts, args, tmp, servers)
     code = args.base_dir if base else str(ROOT)
     env["PYTHONPATH"] = code
     port = free_port()
-    worker_class = "sync" if config.endswith("sync") else "gthread"
+    worker_class = "gthread" if "gthread" in config else "sync"
+    workers = 4 if config.endswith("4") else 2
     server = Server(
         f"{backend}-{config}",
-        gunicorn("web.wsgi:app", port, worker_class, args.threads),
+        gunicorn("web.wsgi:app", port, worker_class, args.threads, workers),
         env,
         port,
         ready_path=f"/api/v1/threads/{facts['small'].thread_id}",

@@ -132,11 +132,23 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
             # Catch up once before serving, so a fresh start never shows an empty view.
             services.runner.run_once()
             services.runner.start()
-            services.delivery = DeliveryRunner(services.outbox, senders_for(services)).start()
+            services.delivery = _delivery_runner(services)
     except BaseException:
         app.close()
         raise
     return services
+
+
+def _delivery_runner(services: Services) -> DeliveryRunner:
+    """The embedded delivery thread; with an elected runner, it follows the election."""
+    runner = services.runner
+    if isinstance(runner, ElectedRunner):
+        delivery = DeliveryRunner(
+            services.outbox, senders_for(services), leading=lambda: runner.leading
+        )
+        runner.on_applied.append(delivery.nudge)  # called in the holder only
+        return delivery.start()
+    return DeliveryRunner(services.outbox, senders_for(services)).start()
 
 
 def bootstrap_when_reachable(settings: Settings) -> Services:

@@ -4,8 +4,10 @@
 - `deliver_round(outbox, senders)`: catch every channel up, then deliver what is due,
   each delivery's outcome recorded at once (sent, dropped, or failed: retried later
   with backoff and jitter, dead-lettered after settings.outbox_max_attempts tries).
-- `DeliveryRunner`: the embedded default's thread (one per web process, woken by every
-  local write, polling otherwise); several processes race safely (leases, locks).
+- `DeliveryRunner`: the embedded default's thread (one per web process; on SQLite only
+  the process elected to run the projections runs rounds, woken after its runner
+  applied events, polling otherwise); processes that do run rounds together race
+  safely (leases, locks).
 - Scaled out: writes enqueue a deduplicated `deliver` job on RQ (like catch-up jobs,
   workers/jobs.py) on the same queue, and `discuss deliver` (the Procfile's `sender:`)
   runs rounds forever, for retries and for writes whose job was lost.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from redis import Redis
@@ -84,12 +87,24 @@ def deliver_round(outbox: Outbox, senders: dict[str, Any], limit: int = ROUND_LI
 
 
 class DeliveryRunner:
-    """The embedded default's delivery thread."""
+    """The embedded default's delivery thread. With `leading` (the elected runner's:
+    workers/runner_election.py), it runs rounds only while its process holds the
+    store's runner lock, woken after that runner applied events: one process catches
+    the channels up, instead of every web process racing for the views' write lock
+    after every write (a third of a POST's samples under load before, bench/README.md)."""
 
-    def __init__(self, outbox: Outbox, senders: dict[str, Any], interval: float = 1.0):
+    def __init__(
+        self,
+        outbox: Outbox,
+        senders: dict[str, Any],
+        interval: float = 1.0,
+        leading: Callable[[], bool] | None = None,
+    ):
         self.outbox = outbox
         self.senders = senders
         self.interval = interval
+        self.leading = leading
+        self.rounds = 0  # rounds run by this process (tests, status)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,10 +127,12 @@ class DeliveryRunner:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            try:
-                deliver_round(self.outbox, self.senders)
-            except Exception:  # keep the thread alive: the store may be briefly unreachable
-                log.exception("delivery runner: round failed; retrying")
+            if self.leading is None or self.leading():
+                try:
+                    deliver_round(self.outbox, self.senders)
+                    self.rounds += 1
+                except Exception:  # keep the thread alive: the store may be briefly down
+                    log.exception("delivery runner: round failed; retrying")
             self._wake.wait(self.interval)
         self.outbox.store.close()  # this thread's connection
 

@@ -181,7 +181,13 @@ def test_every_thread_key_the_api_accepts_can_be_read_back(served, key):
         assert "key" in body["error"]["fields"], body
         return
     encoded = quote(key, safe="")
-    for target in (f"/api/v1/threads/by-key/{encoded}", f"/t/{encoded}"):
+    # Read-your-writes as a client does it: the write's position (without it the read
+    # raced the projection runner and sometimes answered 404).
+    position = body["position"]
+    for target in (
+        f"/api/v1/threads/by-key/{encoded}?min_position={position}",
+        f"/t/{encoded}?after={position}",
+    ):
         answer = served.raw_get(target)
         assert answer[0] == 200, (target[:60], answer[0], answer[2][:200])
     assert served.raw_get(f"/t/{body['id']}?cursor=9223372036854775807")[0] == 200

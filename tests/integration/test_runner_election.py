@@ -1,7 +1,7 @@
 """One projection runner per SQLite store (workers/runner_election.py): of several web
-processes on one store, exactly one runs the projections; the others' writes are still
-read back at once (they nudge the holder); when the holder is killed with SIGKILL,
-another process takes over and the projections go on.
+processes on one store, exactly one runs the projections and the outbox's delivery
+rounds; the others' writes are still read back at once (they nudge the holder); when
+the holder is killed with SIGKILL, another process takes over and both go on.
 """
 
 from __future__ import annotations
@@ -97,6 +97,14 @@ def test_one_runner_per_store_and_a_killed_holder_is_replaced(children, sqlite_d
             waits.append(written["seconds"])
         assert sorted(waits)[2] < RUNNER_INTERVAL / 2, waits
 
+    # The outbox's rounds (channels caught up, deliveries sent) run in the holder only,
+    # woken by its runner after the followers' writes.
+    deadline = time.monotonic() + TAKEOVER_BOUND
+    while holder.ask("state")["delivery_rounds"] == 0:
+        assert time.monotonic() < deadline, "the holder ran no delivery round"
+        time.sleep(0.05)
+    assert [f.ask("state")["delivery_rounds"] for f in followers] == [0, 0]
+
     # SIGKILL: no clean-up at all. Another process takes the lock over.
     os.kill(holder.pid, signal.SIGKILL)
     holder.process.wait(10)
@@ -107,10 +115,15 @@ def test_one_runner_per_store_and_a_killed_holder_is_replaced(children, sqlite_d
     took = time.monotonic() - killed_at
     new_holders = [c for c in followers if c.leading()]
     assert len(new_holders) == 1, took
-    # Both survivors' writes are read back, the projections are at the head.
+    # Both survivors' writes are read back, the projections are at the head, and the
+    # new holder runs the delivery rounds.
     for survivor in followers:
         written = survivor.ask("write")
         assert written["fresh"], written
+    deadline = time.monotonic() + TAKEOVER_BOUND
+    while new_holders[0].ask("state")["delivery_rounds"] == 0:
+        assert time.monotonic() < deadline, "the new holder ran no delivery round"
+        time.sleep(0.05)
     app = open_application(sqlite_database)
     engine = build_engine(app, sqlite_database)
     try:

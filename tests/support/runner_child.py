@@ -2,8 +2,9 @@
 built as `serving` from the environment, then one command per line on stdin, one JSON
 answer per line on stdout.
 
-- `state`: {"leading", "running"}: does this process hold the store's runner lock, is
-  its runner thread alive?
+- `state`: {"leading", "running", "delivery_rounds"}: does this process hold the
+  store's runner lock, is its runner thread alive, how many outbox rounds has its
+  delivery thread run?
 - `write`: opens a thread, nudges as the web does after a write, waits (read-your-
   writes) and answers {"position", "fresh", "seconds"}
 """
@@ -30,6 +31,7 @@ def main() -> None:
             answer = {
                 "leading": bool(getattr(services.runner, "leading", False)),
                 "running": thread is not None and thread.is_alive(),
+                "delivery_rounds": services.delivery.rounds,
             }
         elif command == "write":
             started = time.monotonic()
