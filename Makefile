@@ -9,6 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WEB_WORKERS ?= 2
+WEB_THREADS ?= 4
 
 .PHONY: run test services install install-dev lint format bench clean-data
 
@@ -34,7 +35,7 @@ run: $(RUN_STAMP)
 	$(BIN)/discuss load-demo
 	$(BIN)/discuss catch-up
 	@echo "Open http://$(HOST):$(PORT)/  (API: http://$(HOST):$(PORT)/api/v1/threads)"
-	$(BIN)/gunicorn --workers $(WEB_WORKERS) --threads 4 --bind $(HOST):$(PORT) \
+	$(BIN)/gunicorn --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(HOST):$(PORT) \
 		--access-logfile - 'web.wsgi:app'
 
 ## The whole test suite (PostgreSQL and Redis on 127.0.0.1, Debian's chromium): `services`
