@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 ROUND_LIMIT = 100  # rows claimed per channel per round
 CHUNK = 20  # deliveries prepared together (senders with `prepare`)
+LINGER = 0.05  # seconds a woken delivery thread waits for more writes before its round
 PENDING_KEY = "discuss:deliver:pending"
 PENDING_TTL = 30
 
@@ -133,7 +134,11 @@ class DeliveryRunner:
                     self.rounds += 1
                 except Exception:  # keep the thread alive: the store may be briefly down
                     log.exception("delivery runner: round failed; retrying")
-            self._wake.wait(self.interval)
+            if self._wake.wait(self.interval):
+                # Woken by a write: let the writes of the next moment join this round
+                # (under load, one round per LINGER instead of one per write; a mail
+                # or webhook waits LINGER longer, a read never does).
+                self._stop.wait(LINGER)
         self.outbox.store.close()  # this thread's connection
 
 
