@@ -108,10 +108,13 @@ class PostgresKeyedRecorder(PostgresApplicationRecorder):
 
     stores_data_keys = True
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events, **kwargs):
         if len(stored_events) <= PIPELINE_MAX_EVENTS or self.datastore.enable_db_functions:
-            return super().insert_events(stored_events, **kwargs)
+            return super().insert_events(stored_events, **kwargs)  # retried by the library
+        return self._insert_without_pipeline(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def _insert_without_pipeline(self, stored_events, **kwargs):
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
