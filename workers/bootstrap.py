@@ -142,13 +142,12 @@ def bootstrap(settings: Settings, *, serving: bool = False) -> Services:
 def _delivery_runner(services: Services) -> DeliveryRunner:
     """The embedded delivery thread; with an elected runner, it follows the election."""
     runner = services.runner
-    if isinstance(runner, ElectedRunner):
-        delivery = DeliveryRunner(
-            services.outbox, senders_for(services), leading=lambda: runner.leading
-        )
+    elected = isinstance(runner, ElectedRunner)
+    leading = (lambda: runner.leading) if elected else None
+    delivery = DeliveryRunner(services.outbox, senders_for(services), leading=leading)
+    if elected:
         runner.on_applied.append(delivery.nudge)  # called in the holder only
-        return delivery.start()
-    return DeliveryRunner(services.outbox, senders_for(services)).start()
+    return delivery.start()
 
 
 def bootstrap_when_reachable(settings: Settings) -> Services:

@@ -92,7 +92,7 @@ class DeliveryRunner:
     workers/runner_election.py), it runs rounds only while its process holds the
     store's runner lock, woken after that runner applied events: one process catches
     the channels up, instead of every web process racing for the views' write lock
-    after every write (a third of a POST's samples under load before, bench/README.md)."""
+    after every write (11% of a POST load's samples waited for it, bench/README.md)."""
 
     def __init__(
         self,
@@ -105,7 +105,7 @@ class DeliveryRunner:
         self.senders = senders
         self.interval = interval
         self.leading = leading
-        self.rounds = 0  # rounds run by this process (tests, status)
+        self.rounds = 0  # rounds run by this process (tests)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
